@@ -1,0 +1,40 @@
+"""placekit: where, and on what, should a council act upstream?
+
+Load a city's place data (Sheffield by default), compute street-network access,
+group neighbourhoods, explain demand by upstream drivers, test interventions and
+target prevention. Every result is an area-level association, never an
+individual's risk.
+"""
+
+from placekit import catalogue, config, disclosure, errors, harmonise, pack, place, userdata
+from placekit.catalogue import Catalogue, load_catalogue
+from placekit.errors import CRSError, DataError, PlacekitError, SchemaError
+from placekit.place import LEVELS, Place, load_place
+
+__all__ = [
+    "LEVELS",
+    "CRSError",
+    "Catalogue",
+    "DataError",
+    "Place",
+    "PlacekitError",
+    "SchemaError",
+    "catalogue",
+    "config",
+    "disclosure",
+    "errors",
+    "harmonise",
+    "load_catalogue",
+    "load_place",
+    "pack",
+    "place",
+    "userdata",
+]
+
+__version__ = "0.1.0"
+
+#: Shown wherever results are shown.
+AREA_LEVEL_CAVEAT = (
+    "Figures describe areas, not people: they are area-level associations, never an "
+    "individual's risk, and not proof of cause."
+)
