@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+import tempfile
 import zipfile
 from pathlib import Path
 from typing import IO
@@ -362,8 +363,12 @@ def read_points(
                 if not any(n.lower().endswith(".shp") for n in zf.namelist()):
                     msg = f"{label} holds no .shp file; zip the .shp, .shx, .dbf and .prj together."
                     raise DataError(msg)
+        suffix = ".shp.zip" if low.endswith(".zip") else Path(low).suffix
         try:
-            gdf = gpd.read_file(io.BytesIO(raw))
+            with tempfile.TemporaryDirectory() as tmp:
+                f = Path(tmp) / f"upload{suffix}"
+                f.write_bytes(raw)
+                gdf = gpd.read_file(f)
         except Exception as err:  # pyogrio raises several error types
             msg = f"{label} could not be read as a spatial file ({err}). Check it opens in QGIS."
             raise DataError(msg) from None

@@ -1,0 +1,25 @@
+"""Session fixtures: the Sheffield pack is read once, in place."""
+
+from __future__ import annotations
+
+import pytest
+
+from placekit.config import data_dir
+from placekit.place import Place, load_place
+
+
+@pytest.fixture(scope="session")
+def place() -> Place:
+    return load_place()
+
+
+@pytest.fixture(scope="session")
+def walk_net(place: Place):
+    from placekit.network import load_network, pack_network_path
+
+    return load_network(pack_network_path(place.data_dir, "walk"), "walk")
+
+
+@pytest.fixture(scope="session")
+def pack_dir():
+    return data_dir()
