@@ -1,0 +1,217 @@
+"""Display layers: analysis frames to pydeck layers in EPSG:4326 (plain Python, no Streamlit).
+
+The base map is drawn from the pack itself (city boundary, main roads, green
+space, locality outlines), so maps read well with no internet tiles. Tooltips
+use deck.gl's ``text`` template, which renders values as text, never HTML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import mapclassify
+import numpy as np
+import pandas as pd
+import pydeck as pdk
+
+from placekit import pack
+from placekit.config import DISPLAY_CRS
+
+__all__ = [
+    "BIVARIATE_COLOURS",
+    "SEQUENTIAL",
+    "Legend",
+    "base_layers",
+    "bivariate_classes",
+    "choropleth",
+    "deck",
+    "point_layer",
+    "view_for",
+]
+
+SEQUENTIAL = [(255, 255, 204), (161, 218, 180), (65, 182, 196), (44, 127, 184), (37, 52, 148)]
+#: 3x3 bivariate palette (demand class rows 0..2, driver class cols 0..2).
+BIVARIATE_COLOURS = [
+    [(232, 232, 232), (172, 228, 228), (90, 200, 200)],
+    [(223, 176, 214), (165, 173, 211), (86, 152, 185)],
+    [(190, 100, 172), (140, 98, 170), (59, 73, 148)],
+]
+MISSING = (200, 200, 200)
+POINT_COLOURS = {
+    "gp": (220, 30, 60), "pharmacy": (30, 150, 60), "dentist": (150, 60, 200), "leisure": (255, 140, 0),
+    "library": (120, 80, 40), "community_centre": (0, 120, 200), "stop": (90, 90, 90),
+    "fast_food": (255, 90, 0), "pub": (160, 100, 0), "betting": (200, 0, 120), "warm_space": (230, 60, 0),
+    "school": (60, 60, 160), "place_of_worship": (110, 110, 160),
+}
+
+
+@dataclass(frozen=True)
+class Legend:
+    """A legend: title, how breaks were chosen, and (label, rgb) entries."""
+
+    title: str
+    method: str
+    entries: list[tuple[str, tuple[int, int, int]]]
+
+
+def _to_display(gdf: gpd.GeoDataFrame, simplify_m: float) -> gpd.GeoDataFrame:
+    g = gdf.copy()
+    if simplify_m > 0 and not (g.geom_type == "Point").all():
+        g["geometry"] = g.geometry.simplify(simplify_m)
+    return g.to_crs(DISPLAY_CRS)
+
+
+def _fmt(v: float) -> str:
+    if not np.isfinite(v):
+        return "hidden or missing"
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}"
+
+
+def choropleth(table: gpd.GeoDataFrame, column: str, *, title: str, k: int = 5,
+               scheme: str = "quantiles", locality: pd.Series | None = None,
+               higher_is_worse: bool = True, layer_id: str = "choropleth") -> tuple[pdk.Layer, Legend]:
+    """
+    A filled polygon layer coloured by class of ``column``, with tooltip and legend.
+
+    Class breaks are quantiles (default) or Fisher-Jenks natural breaks
+    (``scheme="natural_breaks"``), from mapclassify. Missing or suppressed values are grey.
+    """
+    v = table[column].astype(float)
+    ok = v.notna()
+    n_unique = int(v[ok].nunique())
+    k_eff = max(1, min(k, n_unique))
+    colours = SEQUENTIAL if k_eff == 5 else [SEQUENTIAL[int(i)] for i in np.linspace(0, 4, k_eff)]
+    if ok.sum() == 0:
+        cls = pd.Series(-1, index=v.index)
+        bins: list[float] = []
+    else:
+        if scheme == "natural_breaks" and n_unique > k_eff:
+            c = mapclassify.FisherJenks(v[ok].to_numpy(), k=k_eff)
+        elif n_unique > k_eff:
+            c = mapclassify.Quantiles(v[ok].to_numpy(), k=k_eff)
+        else:
+            c = mapclassify.UserDefined(v[ok].to_numpy(), bins=sorted(v[ok].unique()))
+        bins = list(c.bins)
+        cls = pd.Series(-1, index=v.index)
+        cls[ok] = c.yb
+    g = _to_display(table[["area_name", "geometry"]].assign(_v=v), 20.0)
+    rank = v.rank(ascending=not higher_is_worse, method="min")
+    g["fill"] = [list(colours[int(c)]) + [190] if c >= 0 else list(MISSING) + [120] for c in cls]
+    g["value"] = [_fmt(x) for x in v]
+    g["rank"] = [f"{int(r)} of {int(ok.sum())}" if np.isfinite(r) else "-" for r in rank]
+    g["locality"] = locality.reindex(g.index).astype(str).to_numpy() if locality is not None else ""
+    g["code"] = g.index.astype(str)
+    g["name"] = g["area_name"].astype(str)
+    data = g[["geometry", "fill", "value", "rank", "locality", "code", "name"]]
+    layer = pdk.Layer("GeoJsonLayer", data=data.__geo_interface__, id=layer_id, pickable=True, stroked=True,
+                      filled=True, get_fill_color="properties.fill", get_line_color=[255, 255, 255, 160],
+                      line_width_min_pixels=0.5)
+    lows = [min(v[ok])] + bins[:-1] if bins else []
+    entries = [(f"{_fmt(lo)} – {_fmt(hi)}", colours[i]) for i, (lo, hi) in enumerate(zip(lows, bins, strict=False))]
+    if (~ok).any():
+        entries.append(("hidden or missing", MISSING))
+    method = "natural breaks (Fisher-Jenks)" if scheme == "natural_breaks" else "quantiles"
+    return layer, Legend(title, f"{k_eff} classes, {method}", entries)
+
+
+def bivariate_classes(a: pd.Series, b: pd.Series) -> pd.Series:
+    """Tertile class pairs (0..2, 0..2) of two indicators, as ``3 * class_a + class_b``."""
+    ta = pd.qcut(a.rank(method="first"), 3, labels=False)
+    tb = pd.qcut(b.rank(method="first"), 3, labels=False)
+    return (3 * ta + tb).astype("Int64")
+
+
+def bivariate(table: gpd.GeoDataFrame, demand: str, driver: str, *, title: str) -> tuple[pdk.Layer, Legend]:
+    """A 3x3 bivariate choropleth: demand tertile against driver tertile."""
+    cls = bivariate_classes(table[demand].astype(float), table[driver].astype(float))
+    g = _to_display(table[["area_name", "geometry"]], 20.0)
+    g["fill"] = [list(BIVARIATE_COLOURS[int(c) // 3][int(c) % 3]) + [200] if pd.notna(c) else list(MISSING) + [120]
+                 for c in cls]
+    g["value"] = [f"{_fmt(x)} / {_fmt(y)}" for x, y in zip(table[demand], table[driver], strict=True)]
+    g["rank"] = [f"demand tertile {int(c) // 3 + 1}, driver tertile {int(c) % 3 + 1}" if pd.notna(c) else "-" for c in cls]
+    g["locality"] = ""
+    g["code"] = g.index.astype(str)
+    g["name"] = g["area_name"].astype(str)
+    data = g[["geometry", "fill", "value", "rank", "locality", "code", "name"]]
+    layer = pdk.Layer("GeoJsonLayer", data=data.__geo_interface__, id="bivariate", pickable=True,
+                      filled=True, stroked=True, get_fill_color="properties.fill",
+                      get_line_color=[255, 255, 255, 160], line_width_min_pixels=0.5)
+    entries = [(f"demand {['low', 'mid', 'high'][i]}, driver {['low', 'mid', 'high'][j]}", BIVARIATE_COLOURS[i][j])
+               for i in range(3) for j in range(3)]
+    return layer, Legend(title, "3 x 3 tertiles (equal counts)", entries)
+
+
+def base_layers(data: Path, localities: gpd.GeoDataFrame | None = None) -> list[pdk.Layer]:
+    """The offline base: green space, main roads, city boundary and locality outlines from the pack."""
+    city = _to_display(pack.read_vector(data, "boundaries/sheffield_city_boundary_scc.parquet"), 30.0)
+    roads = pack.read_vector(data, "network/sheffield_osm_highways_2021.parquet")
+    roads = roads.loc[roads["highway"].isin(["motorway", "trunk", "primary", "secondary"]) & roads["in_city"],
+                      ["highway", "geometry"]]
+    roads = _to_display(roads, 15.0)
+    green = pack.read_layer(data, "greenspace")
+    green = _to_display(green.loc[green.area > 20_000, ["geometry"]], 20.0)
+    layers = [
+        pdk.Layer("GeoJsonLayer", data=city.__geo_interface__, id="base-city", filled=True,
+                  get_fill_color=[246, 244, 238, 255], get_line_color=[80, 80, 80, 255], line_width_min_pixels=2),
+        pdk.Layer("GeoJsonLayer", data=green.__geo_interface__, id="base-green", filled=True, stroked=False,
+                  get_fill_color=[170, 215, 160, 255]),
+        pdk.Layer("GeoJsonLayer", data=roads.__geo_interface__, id="base-roads", get_line_color=[150, 150, 150, 255],
+                  line_width_min_pixels=1),
+    ]
+    if localities is not None:
+        loc = _to_display(localities[["geometry"]], 20.0)
+        layers.append(pdk.Layer("GeoJsonLayer", data=loc.__geo_interface__, id="base-localities", filled=False,
+                                get_line_color=[40, 40, 40, 220], line_width_min_pixels=1.5))
+    return layers
+
+
+def overlay_layers(data: Path, localities: gpd.GeoDataFrame | None, roads_on_top: bool = True) -> list[pdk.Layer]:
+    """Roads and locality outlines drawn above a choropleth so places stay recognisable."""
+    roads = pack.read_vector(data, "network/sheffield_osm_highways_2021.parquet")
+    roads = roads.loc[roads["highway"].isin(["motorway", "trunk", "primary"]) & roads["in_city"], ["geometry"]]
+    roads = _to_display(roads, 15.0)
+    out = []
+    if roads_on_top:
+        out.append(pdk.Layer("GeoJsonLayer", data=roads.__geo_interface__, id="top-roads",
+                             get_line_color=[90, 90, 90, 200], line_width_min_pixels=1))
+    if localities is not None:
+        loc = _to_display(localities[["geometry"]], 20.0)
+        out.append(pdk.Layer("GeoJsonLayer", data=loc.__geo_interface__, id="top-localities", filled=False,
+                             get_line_color=[20, 20, 20, 230], line_width_min_pixels=2))
+    return out
+
+
+def point_layer(gdf: gpd.GeoDataFrame, name: str) -> pdk.Layer:
+    """A point (or polygon, for green space and conservation areas) overlay with a text tooltip."""
+    g = gdf[["geometry"]].copy()
+    g["name"] = gdf["name"].astype(str).fillna("") if "name" in gdf else name
+    g["value"] = gdf.attrs.get("label", name)
+    g["rank"], g["locality"], g["code"] = "", "", name
+    g = _to_display(g, 10.0)
+    colour = list(POINT_COLOURS.get(name, (0, 0, 0)))
+    if (g.geom_type == "Point").all():
+        df = pd.DataFrame({"lon": g.geometry.x, "lat": g.geometry.y, "name": g["name"], "value": g["value"],
+                           "rank": "", "locality": "", "code": name})
+        return pdk.Layer("ScatterplotLayer", data=df, id=f"pts-{name}", get_position=["lon", "lat"],
+                         get_fill_color=colour + [230], get_line_color=[255, 255, 255], stroked=True,
+                         radius_min_pixels=3, radius_max_pixels=8, get_radius=40, pickable=True)
+    return pdk.Layer("GeoJsonLayer", data=g.__geo_interface__, id=f"poly-{name}", pickable=True, filled=True,
+                     get_fill_color=colour + [90], get_line_color=colour + [255], line_width_min_pixels=1)
+
+
+def view_for(gdf: gpd.GeoDataFrame) -> pdk.ViewState:
+    """A view centred on ``gdf`` with a zoom that fits its extent."""
+    b = gdf.to_crs(DISPLAY_CRS).total_bounds
+    span = max(b[2] - b[0], (b[3] - b[1]) * 1.6, 1e-3)
+    zoom = float(np.clip(np.log2(360 / span) - 0.6, 8, 16))
+    return pdk.ViewState(longitude=float((b[0] + b[2]) / 2), latitude=float((b[1] + b[3]) / 2), zoom=zoom)
+
+
+TOOLTIP = {"text": "{name} ({code})\nValue: {value}\nRank: {rank}\nLocality: {locality}"}
+
+
+def deck(layers: list[pdk.Layer], view: pdk.ViewState) -> pdk.Deck:
+    """A pydeck map with no outside base map (``map_provider=None``) and a text-only tooltip."""
+    return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None, tooltip=TOOLTIP)
