@@ -81,7 +81,8 @@ def test_upload_good_and_bad_and_markup(at):
     assert vals["E01007824"] == "hidden or missing"  # 3 is suppressed
     legend = [m.value for m in at.markdown if "pk-legend" in m.value][0]
     assert "<img" not in legend and "&lt;img" in legend  # markup escaped, shown as text
-    assert _deck(at)["tooltip"]["text"]  # text tooltip, never html
+    tip = json.loads(at.get("deck_gl_json_chart")[0].proto.tooltip)
+    assert "text" in tip and "html" not in tip  # text tooltip, never html
 
 
 def test_drivers_tab(at):
