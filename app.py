@@ -77,7 +77,8 @@ st.caption(placekit.AREA_LEVEL_CAVEAT)
 tab_map, tab_loc, tab_types, tab_drivers, tab_data, tab_export = st.tabs(
     ["Map explorer", "Localities", "Neighbourhood types", "Drivers", "Your data", "Export"])
 
-demand_ids = [i for i in place.indicators.columns if cat.row(i)["theme"] == "health and care demand"]
+demand_ids = sorted((i for i in place.indicators.columns if cat.row(i)["theme"] == "health and care demand"),
+                    key=lambda i: (not i.startswith("user_"), i != "bad_health_pct"))
 all_ids = list(place.indicators.columns)
 
 with tab_map:
@@ -178,10 +179,10 @@ with tab_data:
 
             fn = add_table if kind == "a table by LSOA" else add_points
             st.session_state["place"] = fn(place, up.getvalue(), name=up.name)
-            st.session_state["uploaded"] = up.file_id
             st.session_state["upload_msg"] = ("ok", f"Loaded {up.name}.")
-        except PlacekitError as err:
+        except PlacekitError as err:  # the place the user already had is kept
             st.session_state["upload_msg"] = ("error", str(err))
+        st.session_state["uploaded"] = up.file_id
         st.rerun()
     kind_msg = st.session_state.get("upload_msg")
     if kind_msg:

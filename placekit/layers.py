@@ -205,7 +205,7 @@ def view_for(gdf: gpd.GeoDataFrame) -> pdk.ViewState:
     """A view centred on ``gdf`` with a zoom that fits its extent."""
     b = gdf.to_crs(DISPLAY_CRS).total_bounds
     span = max(b[2] - b[0], (b[3] - b[1]) * 1.6, 1e-3)
-    zoom = float(np.clip(np.log2(360 / span) - 0.6, 8, 16))
+    zoom = float(np.clip(np.log2(360 / span) + 0.8, 8, 16))
     return pdk.ViewState(longitude=float((b[0] + b[2]) / 2), latitude=float((b[1] + b[3]) / 2), zoom=zoom)
 
 
