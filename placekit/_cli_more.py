@@ -1,4 +1,4 @@
-"""Command-line subcommands for the analysis modules (cluster, drivers)."""
+"""Command-line subcommands for the analysis modules (cluster, drivers, scenario, report)."""
 
 from __future__ import annotations
 
@@ -59,6 +59,50 @@ def _drivers(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scenario(args: argparse.Namespace) -> int:
+    from placekit.accessibility import add_access_indicators
+    from placekit.drivers import DEFAULT_DRIVERS, fit_demand_ensemble
+    from placekit.export import write_table
+    from placekit.place import load_place
+    from placekit.scenarios import ScenarioEngine, load_scenario
+
+    sc = load_scenario(args.file)
+    place = add_access_indicators(load_place(args.data), modes=(str(sc["mode"]),))
+    dm = None
+    if args.demand:
+        extra = [c for c in place.indicators.columns if c.endswith(f"_{sc['mode']}_min")]
+        dm = fit_demand_ensemble(place, args.demand, drivers=DEFAULT_DRIVERS + extra)
+    eng = ScenarioEngine(place, mode=str(sc["mode"]), demand_model=dm)
+    res = eng.apply(sc)
+    table = res.areas if args.level == "lsoa" else res.localities[args.level]
+    out = place.areas(args.level).join(table.drop(columns=["area_name"], errors="ignore"))
+    write_table(out, args.out, attributions=place.attributions)
+    newly = {c: round(float(res.areas[c].sum())) for c in res.areas if c.endswith("_people_newly_within")}
+    print(f"Applied {sc['name']!r} in {res.seconds:.2f} s; people newly within "
+          f"{sc['threshold_min']} min: {newly}. Wrote {args.out}")
+    for n in res.notes:
+        print(n)
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from placekit.clustering import cluster_place
+    from placekit.drivers import explain_demand
+    from placekit.place import load_place
+    from placekit.report import locality_report, write_report
+    from placekit.targeting import prevention_table
+
+    place = load_place(args.data)
+    drv = explain_demand(place, args.demand, n_repeats=3)
+    prev = prevention_table(place, drv)
+    cl = cluster_place(place, k=args.k, random_state=0)
+    text = locality_report(place, args.level, args.area, prevention=prev, drivers=drv,
+                           types=cl["labels"], portraits=cl["portraits"])
+    write_report(text, args.out)
+    print(f"Wrote {args.out}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction, levels: list[str]) -> None:  # type: ignore[type-arg]
     """Add the analysis subcommands to the ``placekit`` parser."""
     s = sub.add_parser("cluster", help="neighbourhood typology (OAC method)")
@@ -77,3 +121,16 @@ def register(sub: argparse._SubParsersAction, levels: list[str]) -> None:  # typ
     s.add_argument("--out", required=True)
     s.add_argument("--areas-out")
     s.set_defaults(func=_drivers)
+    s = sub.add_parser("scenario", help="apply a scenario JSON and compare with the baseline")
+    s.add_argument("file")
+    s.add_argument("--level", choices=levels, default="lsoa")
+    s.add_argument("--demand", help="demand indicator id for predicted change (optional)")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=_scenario)
+    s = sub.add_parser("report", help="self-contained HTML locality pack")
+    s.add_argument("--level", choices=["lac", "ward", "neighbourhood"], default="lac")
+    s.add_argument("--area", required=True, help="locality code or name")
+    s.add_argument("--demand", default="bad_health_pct")
+    s.add_argument("--k", type=int, default=6)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=_report)

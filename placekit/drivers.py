@@ -14,6 +14,7 @@ Every output is an area-level association: not individual risk, not proof of cau
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -30,7 +31,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from placekit.errors import DataError
 
-__all__ = ["DEFAULT_DRIVERS", "DemandModel", "DriverResult", "driver_groups", "explain_demand"]
+__all__ = [
+    "DEFAULT_DRIVERS", "DemandEnsemble", "DemandModel", "DriverResult", "driver_groups", "explain_demand",
+    "fit_demand_ensemble",
+]
 
 CAVEAT = "Area-level association, not individual risk and not proof of cause."
 
@@ -113,6 +117,85 @@ def driver_groups(X: pd.DataFrame, *, max_corr: float = 0.7) -> dict[str, list[s
     return groups
 
 
+def _design(place: object, demand: str, cols: list[str], group_level: str
+            ) -> tuple[pd.DataFrame, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+    """Checked design matrix, target and locality-grouped folds."""
+    from placekit.place import Place
+
+    assert isinstance(place, Place)
+    for c in [demand, *cols]:
+        place.catalogue.row(c)
+        if c not in place.indicators.columns:
+            msg = f"Indicator {c!r} is not computed for this place."
+            raise DataError(msg)
+    if demand in cols:
+        msg = f"The demand indicator {demand!r} cannot also be a driver."
+        raise DataError(msg)
+    if not cols:
+        msg = "Give at least one driver."
+        raise DataError(msg)
+    data = place.indicators[[demand, *cols]].sort_index()
+    data = data[data[demand].notna()]
+    X = data[cols].fillna(data[cols].median())
+    y = data[demand].to_numpy(float)
+    groups_cv = place.codes(group_level).reindex(X.index).to_numpy()
+    n_splits = min(7, len(np.unique(groups_cv)))
+    if n_splits < 2:
+        msg = f"Need at least two {group_level} localities to validate; got {n_splits}."
+        raise DataError(msg)
+    return X, y, list(GroupKFold(n_splits=n_splits).split(X, y, groups_cv))
+
+
+@dataclass
+class DemandEnsemble:
+    """
+    The demand model fitted once per cross-validation fold.
+
+    Predictions are the mean over fold models; their spread is the uncertainty.
+    """
+
+    demand: str
+    drivers: list[str]
+    kind: str
+    heldout_r2: float
+    models: list[DemandModel]
+    fill: pd.Series
+
+    def predict(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and standard deviation of the fold models' predictions."""
+        Xf = X[self.drivers].fillna(self.fill)
+        preds = np.vstack([m.predict(Xf) for m in self.models])
+        return preds.mean(axis=0), preds.std(axis=0)
+
+
+def fit_demand_ensemble(place: object, demand: str, *, drivers: list[str] | None = None,
+                        kind: str | None = None, group_level: str = "lac",
+                        random_state: int = 0) -> DemandEnsemble:
+    """
+    Fit the demand model on each locality-grouped training fold.
+
+    Parameters
+    ----------
+    kind
+        ``"ridge"`` or ``"gbm"``; when ``None`` the one with the better held-out R² is used.
+    """
+    drivers = list(drivers or [d for d in DEFAULT_DRIVERS if d in place.indicators.columns])  # type: ignore[attr-defined]
+    X, y, cv = _design(place, demand, drivers, group_level)
+    best_models: list[DemandModel] = []
+    best_r2, best_kind = -np.inf, ""
+    for k in ([kind] if kind else ["ridge", "gbm"]):
+        p = np.empty_like(y)
+        models = []
+        for tr, te in cv:
+            m = DemandModel(k, random_state=random_state).fit(X.iloc[tr], y[tr])
+            p[te] = m.predict(X.iloc[te])
+            models.append(m)
+        r2 = r2_score(y, p)
+        if r2 > best_r2:
+            best_r2, best_kind, best_models = r2, k, models
+    return DemandEnsemble(demand, drivers, best_kind, float(best_r2), best_models, X.median())
+
+
 class DriverResult(dict):  # type: ignore[type-arg]
     """Results of :func:`explain_demand` (a dict with attribute access)."""
 
@@ -149,31 +232,11 @@ def explain_demand(place: object, demand: str, *, drivers: list[str] | None = No
         (observed, predicted, residual, flags, per-group contributions),
         ``morans_i``, ``best``, ``seconds``, ``caveat``.
     """
-    from placekit.place import Place
-
-    assert isinstance(place, Place)
     t0 = time.perf_counter()
-    drivers = list(drivers or [d for d in DEFAULT_DRIVERS if d in place.indicators.columns])
+    drivers = list(drivers or [d for d in DEFAULT_DRIVERS if d in place.indicators.columns])  # type: ignore[attr-defined]
     controls = list(controls or [])
     cols = drivers + controls
-    for c in [demand, *cols]:
-        place.catalogue.row(c)
-        if c not in place.indicators.columns:
-            msg = f"Indicator {c!r} is not computed for this place."
-            raise DataError(msg)
-    if demand in cols:
-        msg = f"The demand indicator {demand!r} cannot also be a driver."
-        raise DataError(msg)
-    data = place.indicators[[demand, *cols]].sort_index()
-    data = data[data[demand].notna()]
-    X = data[cols].fillna(data[cols].median())
-    y = data[demand].to_numpy(float)
-    groups_cv = place.codes(group_level).reindex(X.index).to_numpy()
-    n_splits = min(7, len(np.unique(groups_cv)))
-    if n_splits < 2:
-        msg = f"Need at least two {group_level} localities to validate; got {n_splits}."
-        raise DataError(msg)
-    cv = list(GroupKFold(n_splits=n_splits).split(X, y, groups_cv))
+    X, y, cv = _design(place, demand, cols, group_level)
     rng = np.random.default_rng(random_state)
     preds, scores = {}, {}
     for kind in ("ridge", "gbm"):

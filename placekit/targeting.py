@@ -1,0 +1,260 @@
+"""Prevention targeting: tiers with reasons, priorities within localities, matched comparisons.
+
+Tiers (:func:`assign_tiers`) follow explicit, adjustable rules (:class:`TierRules`),
+applied in order to percentiles within the city:
+
+1. **tertiary** (delay and de-escalate): demand at or above ``demand_high`` (80th percentile);
+2. **secondary** (catch early): otherwise, predicted demand at or above
+   ``predicted_high`` (70th) or demand at or above ``demand_rising`` (60th);
+3. **primary** (prevent): otherwise, upstream driver exposure at or above
+   ``exposure_high`` (60th);
+4. **universal**: none of the above; the universal offer.
+
+Every area gets the reason its rule fired, with the figures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from placekit.errors import DataError
+
+__all__ = [
+    "DEFAULT_CRITERIA",
+    "TierRules",
+    "assign_tiers",
+    "balance_table",
+    "match_comparisons",
+    "prevention_table",
+    "priority_ranking",
+    "weight_sensitivity",
+]
+
+
+@dataclass(frozen=True)
+class TierRules:
+    """Percentile thresholds (0-100) of the tier rules; see the module notes."""
+
+    demand_high: float = 80.0
+    predicted_high: float = 70.0
+    demand_rising: float = 60.0
+    exposure_high: float = 60.0
+
+    def __post_init__(self) -> None:
+        for k, v in asdict(self).items():
+            if not 0 <= v <= 100:
+                msg = f"TierRules.{k} must be a percentile from 0 to 100; got {v}."
+                raise DataError(msg)
+
+
+def _pct(s: pd.Series) -> pd.Series:
+    return 100.0 * s.rank(pct=True, method="max")
+
+
+def assign_tiers(table: pd.DataFrame, *, demand: str = "demand", predicted: str = "predicted",
+                 exposure: str = "exposure", rules: TierRules | None = None) -> pd.DataFrame:
+    """
+    Assign each area a prevention tier with the reason.
+
+    Parameters
+    ----------
+    table
+        One row per area with columns ``demand``, ``predicted`` and ``exposure``.
+    rules
+        Thresholds; :class:`TierRules` defaults when ``None``.
+
+    Returns
+    -------
+    pd.DataFrame
+        ``tier`` and ``reason``, plus the three percentiles, indexed like ``table``.
+    """
+    r = rules or TierRules()
+    missing = [c for c in (demand, predicted, exposure) if c not in table.columns]
+    if missing:
+        msg = f"assign_tiers needs column(s) {missing}; columns present: {list(table.columns)}."
+        raise DataError(msg)
+    d, p, e = _pct(table[demand]), _pct(table[predicted]), _pct(table[exposure])
+    tier = pd.Series("universal", index=table.index)
+    reason = pd.Series("no rule met: universal offer", index=table.index)
+    prim = e >= r.exposure_high
+    tier[prim], reason[prim] = "primary", [f"driver exposure at the {x:.0f}th percentile (>= {r.exposure_high:g})" for x in e[prim]]
+    sec = (p >= r.predicted_high) | (d >= r.demand_rising)
+    reason_sec = [f"predicted demand at the {pp:.0f}th percentile (>= {r.predicted_high:g})" if pp >= r.predicted_high
+                  else f"demand rising: {dd:.0f}th percentile (>= {r.demand_rising:g})" for pp, dd in zip(p[sec], d[sec], strict=True)]
+    tier[sec], reason[sec] = "secondary", reason_sec
+    ter = d >= r.demand_high
+    tier[ter], reason[ter] = "tertiary", [f"demand at the {x:.0f}th percentile (>= {r.demand_high:g})" for x in d[ter]]
+    out = pd.DataFrame({"tier": tier, "reason": reason, "demand_pct": d, "predicted_pct": p, "exposure_pct": e})
+    out.attrs["rules"] = asdict(r)
+    return out
+
+
+#: Criteria and default weights of the priority score. A negative weight marks a
+#: strength (community assets lower the priority).
+DEFAULT_CRITERIA: dict[str, float] = {
+    "demand": 0.35, "exposure": 0.25, "access_gap": 0.15, "deprivation": 0.25, "assets": -0.10,
+}
+
+
+def priority_ranking(criteria: pd.DataFrame, groups: pd.Series, *,
+                     weights: dict[str, float] | None = None) -> pd.DataFrame:
+    """
+    Rank areas within each locality by a weighted score of criteria percentiles.
+
+    Parameters
+    ----------
+    criteria
+        One column per criterion, higher meaning more need (assets: more assets).
+    groups
+        The locality of each area.
+    weights
+        ``{criterion: weight}``; :data:`DEFAULT_CRITERIA` by default.
+
+    Returns
+    -------
+    pd.DataFrame
+        ``score`` (0-100 scale) and ``rank_in_locality`` (1 = highest priority).
+    """
+    w = weights or DEFAULT_CRITERIA
+    missing = [c for c in w if c not in criteria.columns]
+    if missing:
+        msg = f"priority criteria {missing} are not in the table; columns: {list(criteria.columns)}."
+        raise DataError(msg)
+    pct = criteria[list(w)].rank(pct=True) * 100.0
+    total = sum(abs(v) for v in w.values()) or 1.0
+    score = sum(pct[c].fillna(50.0) * v for c, v in w.items()) / total
+    rank = score.groupby(groups).rank(ascending=False, method="first").astype(int)
+    return pd.DataFrame({"score": score, "rank_in_locality": rank, "locality": groups})
+
+
+def weight_sensitivity(criteria: pd.DataFrame, groups: pd.Series, *, weights: dict[str, float] | None = None,
+                       top_n: int = 5, spread: float = 0.3, n_runs: int = 200,
+                       random_state: int = 0) -> tuple[pd.DataFrame, pd.Series]:
+    """
+    How much the top of each locality's list changes when the weights move.
+
+    Each run multiplies every weight by a random factor in ``[1 - spread, 1 + spread]``.
+
+    Returns
+    -------
+    (pd.DataFrame, pd.Series)
+        Per locality, the mean overlap (0-1) of the top ``top_n`` with the
+        base top ``top_n``; per area, the share of runs in which it is in its
+        locality's top ``top_n``.
+    """
+    w = weights or DEFAULT_CRITERIA
+    rng = np.random.default_rng(random_state)
+    base = priority_ranking(criteria, groups, weights=w)
+    base_top = base["rank_in_locality"] <= top_n
+    overlap = {g: [] for g in groups.unique()}
+    in_top = pd.Series(0.0, index=criteria.index)
+    for _ in range(n_runs):
+        ww = {k: v * rng.uniform(1 - spread, 1 + spread) for k, v in w.items()}
+        r = priority_ranking(criteria, groups, weights=ww)
+        top = r["rank_in_locality"] <= top_n
+        in_top += top
+        for g in overlap:
+            m = groups == g
+            k = min(top_n, int(m.sum()))
+            overlap[g].append(float((top[m] & base_top[m]).sum()) / max(k, 1))
+    table = pd.DataFrame({"mean_top_overlap": {g: np.mean(v) for g, v in overlap.items()},
+                          "min_top_overlap": {g: np.min(v) for g, v in overlap.items()}})
+    return table.sort_index(), (in_top / n_runs).rename("share_of_runs_in_top")
+
+
+def match_comparisons(profile: pd.DataFrame, pilots: list[str], *, cluster: pd.Series, locality: pd.Series,
+                      n_per_pilot: int = 1) -> pd.DataFrame:
+    """
+    Propose matched comparison areas for pilot areas.
+
+    Candidates share the pilot's typology cluster and lie outside every
+    pilot's locality; the nearest candidates on the standardised profile are
+    taken, without replacement.
+
+    Returns
+    -------
+    pd.DataFrame
+        ``pilot``, ``comparison``, ``distance``.
+    """
+    bad = [p for p in pilots if p not in profile.index]
+    if bad:
+        msg = f"Pilot area(s) {bad} are not in the profile table."
+        raise DataError(msg)
+    z = (profile - profile.mean()) / profile.std().replace(0, 1)
+    z = z.fillna(0.0)
+    pilot_locs = set(locality[pilots])
+    used: set[str] = set(pilots)
+    rows = []
+    for p in pilots:
+        cand = profile.index[(cluster == cluster[p]) & (~locality.isin(pilot_locs))]
+        cand = [c for c in cand if c not in used]
+        if not cand:  # fall back to any type outside the pilot localities
+            cand = [c for c in profile.index[~locality.isin(pilot_locs)] if c not in used]
+        d = np.linalg.norm(z.loc[cand].to_numpy() - z.loc[p].to_numpy(), axis=1)
+        for i in np.argsort(d, kind="stable")[:n_per_pilot]:
+            rows.append({"pilot": p, "comparison": cand[i], "distance": float(d[i])})
+            used.add(cand[i])
+    return pd.DataFrame(rows)
+
+
+def balance_table(profile: pd.DataFrame, pilots: list[str], comparisons: list[str]) -> pd.DataFrame:
+    """
+    Means of pilots and comparisons, with the standardised mean difference per variable.
+
+    SMD = (mean pilots - mean comparisons) / pooled city standard deviation;
+    |SMD| under 0.1 to 0.25 is usually read as balanced.
+    """
+    sd = profile.std().replace(0, 1)
+    a, b = profile.loc[pilots].mean(), profile.loc[comparisons].mean()
+    return pd.DataFrame({"pilots": a, "comparisons": b, "city": profile.mean(), "smd": (a - b) / sd})
+
+
+def prevention_table(place: object, drivers_result: dict[str, object], *, rules: TierRules | None = None,
+                     weights: dict[str, float] | None = None, level: str = "lac") -> pd.DataFrame:
+    """
+    Tiers and priorities for every LSOA of a place, from a demand explanation.
+
+    Parameters
+    ----------
+    place
+        The place.
+    drivers_result
+        The result of :func:`placekit.drivers.explain_demand` (observed, held-out
+        predicted demand and driver exposure per area).
+    rules, weights
+        Tier thresholds and priority weights.
+    level
+        Locality level within which areas are ranked.
+
+    Returns
+    -------
+    pd.DataFrame
+        Per LSOA: the criteria, ``tier``, ``reason``, ``score``, ``rank_in_locality``.
+    """
+    from placekit.place import Place
+
+    assert isinstance(place, Place)
+    areas = drivers_result["areas"]
+    assert isinstance(areas, pd.DataFrame)
+    ind = place.indicators.reindex(areas.index)
+    access_cols = [c for c in ("gp_walk_min", "pharmacy_walk_min", "greenspace_walk_min", "stop_walk_min")
+                   if c in ind.columns] or ["road_distance_gp_2019_km", "road_distance_store_2019_km"]
+    asset_cols = [c for c in ("community_centres_count", "libraries_count", "warm_spaces_count",
+                              "places_of_worship_count") if c in ind.columns]
+    pop = place.weights["population"].reindex(areas.index)
+    crit = pd.DataFrame({
+        "demand": areas["observed"], "predicted": areas["predicted"], "exposure": areas["exposure"],
+        "access_gap": ind[access_cols].rank(pct=True).mean(axis=1),
+        "deprivation": ind["imd2025_score"],
+        "assets": 1000.0 * ind[asset_cols].sum(axis=1) / pop,
+    }, index=areas.index)
+    tiers = assign_tiers(crit, rules=rules)
+    pr = priority_ranking(crit, place.codes(level).reindex(areas.index), weights=weights)
+    out = crit.join(tiers[["tier", "reason"]]).join(pr)
+    out.insert(0, "area_name", place.lsoa["area_name"].reindex(out.index))
+    out.attrs["rules"] = tiers.attrs["rules"]
+    out.attrs["caveat"] = "Area-level associations, not individual risk and not proof of cause."
+    return out
