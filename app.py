@@ -6,31 +6,35 @@ Widgets in, library calls, maps and tables out. All computing is in placekit.
 from __future__ import annotations
 
 import html
+import json
+import tempfile
+import time
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 import placekit
 from placekit import layers as pl
-from placekit.clustering import DEFAULT_VARIABLES, choose_k, cluster_place
-from placekit.drivers import explain_demand
+from placekit.accessibility import access_indicators
+from placekit.clustering import DEFAULT_VARIABLES, choose_k, cluster_place, stability
+from placekit.drivers import DEFAULT_DRIVERS, explain_demand, fit_demand_ensemble
 from placekit.errors import PlacekitError
 from placekit.export import write_table
 from placekit.place import LEVEL_LABELS
 from placekit.profile import locality_profile
+from placekit.report import TIER_COLOURS, locality_report
+from placekit.scenarios import INTERVENTIONS, SCHEMA_VERSION, ScenarioEngine, validate_scenario
+from placekit.targeting import DEFAULT_CRITERIA, TierRules, match_comparisons, prevention_table, weight_sensitivity
 
 st.set_page_config(page_title="placekit", layout="wide")
+FACILITY_TYPES = ["gp", "pharmacy", "dentist", "leisure", "library", "community_centre", "stop"]
 
 
+# ----------------------------------------------------------------------------- cached library calls
 @st.cache_resource(show_spinner="Loading the place data pack…")
 def base_place() -> placekit.Place:
     return placekit.load_place()
-
-
-@st.cache_resource(show_spinner="Drawing the base map from the pack…")
-def base_layers(level: str) -> list:
-    place = base_place()
-    return pl.overlay_layers(place.data_dir, None if level == "lsoa" else place.localities[level])
 
 
 @st.cache_resource(show_spinner=False)
@@ -38,10 +42,27 @@ def city_base() -> list:
     return pl.base_layers(base_place().data_dir)
 
 
+@st.cache_resource(show_spinner=False)
+def top_layers(level: str) -> list:
+    place = base_place()
+    return pl.overlay_layers(place.data_dir, None if level == "lsoa" else place.localities[level])
+
+
+@st.cache_resource(show_spinner=False)
+def walk_access() -> tuple[pd.DataFrame, dict]:
+    bar = st.progress(0.0, text="Building the walk network from OpenStreetMap (first run only)…")
+    out = access_indicators(base_place(), progress=lambda m, f: bar.progress(min(float(f), 1.0), text=m))
+    bar.empty()
+    return out
+
+
 @st.cache_data(show_spinner="Grouping neighbourhoods…")
 def typology(k: int, seed: int) -> dict:
     res = cluster_place(base_place(), k=k, n_init=300, random_state=seed)
-    return {key: res[key] for key in ("labels", "confidence", "portraits", "seconds")}
+    X = base_place().indicators[res["variables"]]
+    aris, per_area = stability(X.fillna(X.median()), k, n_runs=20, random_state=seed)
+    return {**{key: res[key] for key in ("labels", "confidence", "portraits", "seconds")},
+            "ari": aris, "stability": per_area}
 
 
 @st.cache_data(show_spinner="Scanning k = 2..12…")
@@ -52,56 +73,79 @@ def k_diagnostics(seed: int) -> pd.DataFrame:
 
 @st.cache_data(show_spinner="Fitting and validating the demand model…")
 def drivers_for(demand: str) -> dict:
-    r = explain_demand(base_place(), demand, n_repeats=3)
-    return dict(r)
+    return dict(explain_demand(base_place(), demand, n_repeats=3))
+
+
+@st.cache_resource(show_spinner="Preparing the street network and demand model for scenarios…")
+def scenario_engine(demand: str) -> ScenarioEngine:
+    frame, metas = walk_access()
+    place = base_place().with_indicators(frame, metas)
+    access = [c for c in frame.columns if c.endswith("_walk_min")]
+    dm = fit_demand_ensemble(place, demand, drivers=DEFAULT_DRIVERS + access)
+    return ScenarioEngine(place, demand_model=dm)
+
+
+def with_access(place: placekit.Place) -> placekit.Place:
+    if "gp_walk_min" in place.indicators.columns:
+        return place
+    frame, metas = walk_access()
+    return place.with_indicators(frame, metas)
 
 
 def legend(lg: pl.Legend) -> None:
     rows = "".join(
         f"<div><span style='display:inline-block;width:14px;height:14px;background:rgb{c};"
         f"border:1px solid #999;margin-right:6px'></span>{html.escape(label)}</div>"
-        for label, c in lg.entries
-    )
-    st.markdown(f"<div class='pk-legend'><b>{html.escape(lg.title)}</b><br><i>{html.escape(lg.method)}</i>{rows}</div>",
-                unsafe_allow_html=True)
+        for label, c in lg.entries)
+    st.markdown(f"<div class='pk-legend'><b>{html.escape(lg.title)}</b><br><i>{html.escape(lg.method)}</i>"
+                f"{rows}</div>", unsafe_allow_html=True)
 
 
+# ----------------------------------------------------------------------------- page
 if "place" not in st.session_state:
     st.session_state["place"] = base_place()
 place: placekit.Place = st.session_state["place"]
 cat = place.catalogue
 
+
+def label(i: str) -> str:
+    return f"{cat.row(i)['label']} [{i}]"
+
+
 st.title("placekit — where should we act upstream?")
 st.caption(placekit.AREA_LEVEL_CAVEAT)
+tabs = st.tabs(["Map explorer", "Localities", "Neighbourhood types", "Drivers", "Prevention",
+                "Scenarios", "Your data", "Export"])
+tab_map, tab_loc, tab_types, tab_drivers, tab_prev, tab_scn, tab_data, tab_export = tabs
 
-tab_map, tab_loc, tab_types, tab_drivers, tab_data, tab_export = st.tabs(
-    ["Map explorer", "Localities", "Neighbourhood types", "Drivers", "Your data", "Export"])
-
+access_ids = [i for i in cat.ids if cat.row(i)["derivation"].startswith("access:") and ":walk:" in cat.row(i)["derivation"]]
 demand_ids = sorted((i for i in place.indicators.columns if cat.row(i)["theme"] == "health and care demand"),
                     key=lambda i: (not i.startswith("user_"), i != "bad_health_pct"))
-all_ids = list(place.indicators.columns)
+all_ids = demand_ids + [i for i in place.indicators.columns if i not in demand_ids]
+all_ids += [i for i in access_ids if i not in all_ids]
 
 with tab_map:
     c1, c2, c3 = st.columns([2, 2, 1])
     level = c1.selectbox("Areas", list(LEVEL_LABELS), format_func=LEVEL_LABELS.get, key="level")
-    indicator = c2.selectbox("Indicator", demand_ids + [i for i in all_ids if i not in demand_ids],
-                             format_func=lambda i: f"{cat.row(i)['label']} [{i}]", key="indicator")
+    indicator = c2.selectbox("Indicator (health and care demand first)", all_ids, format_func=label, key="indicator")
     scheme = c3.radio("Class breaks", ["quantiles", "natural_breaks"], key="scheme")
     overlays = st.multiselect("Place layers", ["gp", "pharmacy", "dentist", "greenspace", "leisure", "library",
                                                "community_centre", "warm_space", "stop", "tram_line",
-                                               "conservation_area", "fast_food", "pub", "betting"]
-                              + [k for k in place.layers if k.startswith("user:")],
-                              key="overlays")
+                                               "conservation_area", "school", "fast_food", "pub", "betting"]
+                              + [k for k in place.layers if k.startswith("user:")], key="overlays")
     bi = st.checkbox("Bivariate view: demand against one driver (3 x 3)", key="bivariate")
     driver = st.selectbox("Driver", [i for i in all_ids if i != indicator], key="bi_driver",
-                          format_func=lambda i: f"{cat.row(i)['label']} [{i}]") if bi else None
+                          format_func=label) if bi else None
+    chosen = [indicator] + ([driver] if driver else [])
+    if any(i in access_ids for i in chosen):
+        place = st.session_state["place"] = with_access(place)
     try:
-        table = place.table(level, [indicator] + ([driver] if driver else []))
+        table = place.table(level, chosen)
     except PlacekitError as err:
         st.error(str(err))
         st.stop()
     meta = cat.row(indicator)
-    loc_names = (place.lsoa["ward_name"] if level == "lsoa" else None)
+    loc_names = place.lsoa["ward_name"] if level == "lsoa" else None
     if bi and driver:
         layer, lg = pl.bivariate(table, indicator, driver, title=f"{meta['label']} × {cat.row(driver)['label']}")
     else:
@@ -111,16 +155,18 @@ with tab_map:
     view = st.session_state.get("view") or pl.view_for(place.lsoa)
     m, side = st.columns([4, 1])
     with m:
-        st.pydeck_chart(pl.deck([*city_base(), layer, *base_layers(level), *extra], view), height=560, key="map")
+        deck = pl.deck([*city_base(), layer, *top_layers(level), *extra], view)
+        st.pydeck_chart(deck, height=560, key="map")
     with side:
         legend(lg)
         for o in overlays:
             st.markdown(f"<span style='color:rgb{pl.POINT_COLOURS.get(o, (0, 0, 0))}'>●</span> "
-                        f"{html.escape(place.layer(o).attrs.get('label', o))}", unsafe_allow_html=True)
+                        f"{html.escape(str(place.layer(o).attrs.get('label', o)))}", unsafe_allow_html=True)
     st.caption(f"Source: {meta['source']} ({meta['year']}); {meta['licence']}. "
-               f"Aggregation: {table.attrs['notes'].get(indicator, '')}.")
+               f"Aggregation: {table.attrs['notes'].get(indicator, '')}. {placekit.AREA_LEVEL_CAVEAT}")
     st.caption(" · ".join(place.attributions))
     st.session_state["current_table"] = table
+    st.session_state["current_deck"] = deck
 
 with tab_loc:
     lvl = st.selectbox("Locality level", ["lac", "ward", "neighbourhood"], format_func=LEVEL_LABELS.get,
@@ -134,39 +180,217 @@ with tab_loc:
     prof = locality_profile(place, lvl, code)
     st.subheader(str(areas.loc[code, "area_name"]))
     st.dataframe(prof["indicators"], width="stretch")
-    st.write("Most and least served neighbourhoods (walk minutes to a GP, from the IoD road distance where "
-             "access is not computed):")
+    st.write("Most and least served neighbourhoods:")
     st.dataframe(prof["served"], width="stretch")
     st.caption(placekit.AREA_LEVEL_CAVEAT)
 
 with tab_types:
     k = st.slider("Number of neighbourhood types (k)", 2, 12, 6, key="k")
     diag = k_diagnostics(0)
-    st.line_chart(diag[["silhouette", "davies_bouldin"]])
+    d1, d2 = st.columns(2)
+    d1.line_chart(diag[["silhouette", "davies_bouldin"]])
+    d2.line_chart(diag[["wcss"]])
     res = typology(k, 0)
     ttable = place.table("lsoa", []).join(res["labels"].rename("type"))
-    layer, lg = pl.choropleth(ttable.assign(type=ttable["type"].astype(float)), "type", title="Neighbourhood type",
-                              k=k, higher_is_worse=True)
-    st.pydeck_chart(pl.deck([*city_base(), layer], pl.view_for(place.lsoa)), height=420, key="types_map")
+    layer, lg = pl.choropleth(ttable.assign(type=ttable["type"].astype(float)), "type",
+                              title="Neighbourhood type", k=k, layer_id="types")
+    mcol, scol = st.columns([4, 1])
+    mcol.pydeck_chart(pl.deck([*city_base(), layer, *top_layers("lac")], pl.view_for(place.lsoa)),
+                      height=420, key="types_map")
+    with scol:
+        legend(lg)
+    st.bar_chart(res["portraits"].drop(columns=["name", "n_areas", "population", "main_locality"]).T)
     st.dataframe(res["portraits"], width="stretch")
-    st.caption(f"Confidence (1 − distance to own centre / distance to next): median "
+    st.caption(f"Stability: subsample adjusted Rand index {res['ari'].mean():.2f} "
+               f"(min {res['ari'].min():.2f}) over {len(res['ari'])} runs; median per-neighbourhood "
+               f"agreement {res['stability'].median():.2f}; median confidence "
                f"{res['confidence'].median():.2f}. {placekit.AREA_LEVEL_CAVEAT}")
 
 with tab_drivers:
-    demand = st.selectbox("Demand indicator", demand_ids, format_func=lambda i: cat.row(i)["label"],
-                          key="drv_demand")
+    demand = st.selectbox("Demand indicator", [i for i in demand_ids if not i.startswith("user_")],
+                          format_func=label, key="drv_demand")
     if st.button("Explain demand", key="drv_run") or st.session_state.get("drv_done") == demand:
         st.session_state["drv_done"] = demand
         r = drivers_for(demand)
-        st.write(f"Held-out R² (cross-validated by LAC): " + ", ".join(f"{k}: {v:.2f}" for k, v in r["scores"].items()))
+        st.markdown("Held-out R² (cross-validated, whole LACs held out): "
+                    + ", ".join(f"{k_}: {v:.2f}" for k_, v in r["scores"].items()))
         st.bar_chart(r["importance"]["importance"])
         st.dataframe(r["importance"], width="stretch")
-        st.write(f"Moran's I of residuals: {r['morans_i']['I']:.2f} (p = {r['morans_i']['p_sim']:.3f})")
-        flags = r["areas"]
-        st.dataframe(flags[flags["flag_above_prediction"] | flags["flag_high_exposure_moderate_demand"]]
-                     [["observed", "predicted", "flag_above_prediction", "flag_high_exposure_moderate_demand"]],
-                     width="stretch")
+        st.write(f"Moran's I of residuals: {r['morans_i']['I']:.2f} (p = {r['morans_i']['p_sim']:.3f}); "
+                 "a clear positive value means something spatial is missing from the drivers.")
+        areas_r = r["areas"]
+        pick = st.selectbox("Explain one neighbourhood", list(areas_r.index), key="drv_area",
+                            format_func=lambda c: f"{place.lsoa.loc[c, 'area_name']} ({c})")
+        contrib = areas_r.loc[pick, [c for c in areas_r.columns if c.startswith("contrib_")]]
+        st.bar_chart(contrib.rename(lambda c: c.removeprefix("contrib_")))
+        flags = areas_r.assign(flag=areas_r["flag_above_prediction"].map({True: "demand above prediction", False: ""})
+                               + areas_r["flag_high_exposure_moderate_demand"].map(
+                                   {True: "high exposure, moderate demand", False: ""}))
+        ftable = place.table("lsoa", []).join(flags[["flag"]])
+        ftable["flag_code"] = ftable["flag"].map({"demand above prediction": 2.0,
+                                                  "high exposure, moderate demand": 1.0}).fillna(0.0)
+        flayer, flg = pl.choropleth(ftable, "flag_code", title="Flags (0 none, 1 high exposure / moderate "
+                                    "demand, 2 demand above prediction)", k=3, layer_id="flags")
+        fm, fs = st.columns([4, 1])
+        fm.pydeck_chart(pl.deck([*city_base(), flayer, *top_layers("lac")], pl.view_for(place.lsoa)),
+                        height=420, key="flags_map")
+        with fs:
+            legend(flg)
         st.caption(r["caveat"])
+
+with tab_prev:
+    p_demand = st.selectbox("Demand indicator", [i for i in demand_ids if not i.startswith("user_")],
+                            format_func=label, key="prev_demand")
+    with st.expander("Tier rules (city percentiles) and priority weights"):
+        c = st.columns(4)
+        rules = TierRules(c[0].slider("Tertiary: demand ≥", 50, 99, 80, key="r_dh"),
+                          c[1].slider("Secondary: predicted ≥", 50, 99, 70, key="r_ph"),
+                          c[2].slider("Secondary: demand ≥", 30, 95, 60, key="r_dr"),
+                          c[3].slider("Primary: exposure ≥", 30, 95, 60, key="r_eh"))
+        wc = st.columns(len(DEFAULT_CRITERIA))
+        weights = {k_: wc[i].number_input(k_, value=float(v), step=0.05, key=f"w_{k_}")
+                   for i, (k_, v) in enumerate(DEFAULT_CRITERIA.items())}
+    r = drivers_for(p_demand)
+    prev = prevention_table(place, r, rules=rules, weights=weights)
+    ptable = place.table("lsoa", []).join(prev[["tier", "reason"]])
+    order = {"universal": 0.0, "primary": 1.0, "secondary": 2.0, "tertiary": 3.0}
+    ptable["tier_code"] = ptable["tier"].map(order)
+    player, plg = pl.choropleth(ptable, "tier_code", title="Prevention tier (0 universal, 1 primary, "
+                                "2 secondary, 3 tertiary)", k=4, layer_id="tiers")
+    pm, ps = st.columns([4, 1])
+    pm.pydeck_chart(pl.deck([*city_base(), player, *top_layers("lac")], pl.view_for(place.lsoa)),
+                    height=420, key="tiers_map")
+    with ps:
+        legend(plg)
+    st.write(prev["tier"].value_counts().rename("neighbourhoods"))
+    lac_pick = st.selectbox("Priorities within", list(place.localities["lac"].index), key="prev_lac")
+    st.dataframe(prev[prev["locality"] == lac_pick].sort_values("rank_in_locality")
+                 [["area_name", "tier", "reason", "score", "rank_in_locality"]], width="stretch")
+    sens, _share = weight_sensitivity(prev[list(DEFAULT_CRITERIA)], place.codes("lac"), weights=weights, n_runs=100)
+    st.write("Sensitivity: share of each LAC's top 5 that stays in the top 5 when every weight moves by up to ±30 %:")
+    st.dataframe(sens, width="stretch")
+    st.subheader("Pilot and matched comparison")
+    pilots = st.multiselect("Pilot neighbourhoods", list(place.lsoa.index), key="pilots",
+                            format_func=lambda c: f"{place.lsoa.loc[c, 'area_name']} ({place.lsoa.loc[c, 'lac_name']})")
+    if pilots:
+        types = typology(6, 0)["labels"]
+        cols = ["imd2025_score", p_demand, "no_car_pct", "age_65plus_pct", "overcrowded_bedrooms_pct"]
+        from placekit.targeting import balance_table
+
+        mt = match_comparisons(place.indicators[cols], pilots, cluster=types, locality=place.codes("lac"))
+        st.dataframe(mt, width="stretch")
+        st.dataframe(balance_table(place.indicators[cols], pilots, list(mt["comparison"])), width="stretch")
+    rep_lac = st.selectbox("Locality pack (HTML) for", list(place.localities["lac"].index), key="rep_lac")
+    if st.button("Build the locality pack", key="rep_build"):
+        t6 = typology(6, 0)
+        st.session_state["report_html"] = locality_report(place, "lac", rep_lac, prevention=prev, drivers=r,
+                                                          types=t6["labels"], portraits=t6["portraits"])
+    if st.session_state.get("report_html"):
+        st.download_button("Download the locality pack", st.session_state["report_html"].encode(),
+                           file_name=f"placekit_{rep_lac}.html", key="rep_dl")
+    st.caption(prev.attrs["caveat"])
+
+with tab_scn:
+    st.write("Build a scenario from one or more interventions, apply it, and see what changes on the walk "
+             "network. Locations: a postcode, lon/lat, or the neighbourhood picked below (its "
+             "population-weighted centre).")
+    scn_demand = st.selectbox("Demand model for predicted change", ["bad_health_pct", "acute_morbidity_2025",
+                                                                   "disability_pct"], key="scn_demand")
+    items = st.session_state.setdefault("scn_items", [])
+    kind = st.selectbox("Intervention", list(INTERVENTIONS), key="scn_kind")
+    where = st.radio("Location by", ["postcode", "lon/lat", "neighbourhood"], horizontal=True, key="scn_where")
+    loc: dict = {}
+    if where == "postcode":
+        loc = {"postcode": st.text_input("Postcode", "S2 1AA", key="scn_pc")}
+    elif where == "lon/lat":
+        a, b = st.columns(2)
+        loc = {"lon": a.number_input("lon", value=-1.4917, format="%.5f", key="scn_lon"),
+               "lat": b.number_input("lat", value=53.3215, format="%.5f", key="scn_lat")}
+    else:
+        code = st.selectbox("Neighbourhood", list(place.lsoa.index), key="scn_lsoa",
+                            format_func=lambda c: f"{place.lsoa.loc[c, 'area_name']} ({place.lsoa.loc[c, 'ward_name']})")
+        pt = place.lsoa.loc[[code]].geometry.representative_point().iloc[0]
+        loc = {"x": float(pt.x), "y": float(pt.y)}
+    item: dict = {"type": kind}
+    if kind in ("add_facility", "close_facility", "move_facility"):
+        item["facility"] = st.selectbox("Facility type", FACILITY_TYPES, key="scn_fac")
+    if kind in ("close_facility", "move_facility"):
+        lay = place.layer(item["facility"])
+        ids = lay["org_code"] if "org_code" in lay else lay["id"] if "id" in lay else pd.Series(
+            [f"{item['facility']}:{i}" for i in range(len(lay))])
+        item["id"] = st.selectbox("Which one", list(ids.astype(str)), key="scn_id",
+                                  format_func=lambda i: f"{lay['name'].astype(str).iloc[list(ids.astype(str)).index(i)]} ({i})")
+    if kind in ("add_facility", "move_facility", "add_housing", "improve_greenspace"):
+        item.update(loc)
+    if kind == "add_link":
+        a, b, c_, d_ = st.columns(4)
+        item["from"] = {"lon": a.number_input("from lon", value=-1.4700, format="%.5f", key="l1x"),
+                        "lat": b.number_input("from lat", value=53.3800, format="%.5f", key="l1y")}
+        item["to"] = {"lon": c_.number_input("to lon", value=-1.4650, format="%.5f", key="l2x"),
+                      "lat": d_.number_input("to lat", value=53.3820, format="%.5f", key="l2y")}
+    if kind == "add_housing":
+        item["dwellings"] = st.number_input("Dwellings", 1, 10000, 200, key="scn_dw")
+        item["people"] = st.number_input("People", 1, 30000, 460, key="scn_people")
+    if kind == "improve_greenspace":
+        item["area_m2"] = st.number_input("Green space area (m²)", 500, 500000, 20000, key="scn_area")
+    if st.button("Add to scenario", key="scn_add"):
+        items.append(item)
+    st.json(items, expanded=False)
+    threshold = st.slider("Threshold (minutes)", 5, 30, 15, key="scn_t")
+    doc = {"placekit_scenario": SCHEMA_VERSION, "name": st.text_input("Scenario name", "My scenario", key="scn_name"),
+           "mode": "walk", "threshold_min": threshold, "interventions": items}
+    up = st.file_uploader("Load a saved scenario (JSON)", type=["json"], key="scn_upload")
+    if up is not None and st.session_state.get("scn_loaded") != up.file_id:
+        st.session_state["scn_loaded"] = up.file_id
+        try:
+            loaded = validate_scenario(json.loads(up.getvalue().decode("utf-8")), source=up.name)
+            st.session_state["scn_items"] = list(loaded["interventions"])
+            st.rerun()
+        except (PlacekitError, ValueError) as err:
+            st.error(str(err))
+    c1, c2, c3 = st.columns(3)
+    if c1.button("Apply", key="scn_apply", disabled=not items):
+        try:
+            t0 = time.perf_counter()
+            eng = scenario_engine(scn_demand)
+            res = eng.apply(doc)
+            st.session_state["scn_result"] = (res, time.perf_counter() - t0)
+            st.session_state.setdefault("scn_results", {})[doc["name"]] = res
+        except PlacekitError as err:
+            st.error(str(err))
+    if c2.button("Clear", key="scn_clear"):
+        st.session_state["scn_items"] = []
+        st.session_state.pop("scn_result", None)
+        st.rerun()
+    if items:
+        c3.download_button("Save scenario (JSON)", json.dumps(doc, indent=2).encode(),
+                           file_name="scenario.json", key="scn_save")
+    if "scn_result" in st.session_state:
+        res, secs = st.session_state["scn_result"]
+        a = res.areas
+        change_cols = [c for c in a.columns if c.endswith("_min_change")]
+        show = st.selectbox("Show change in", change_cols + (["demand_change"] if "demand_change" in a else []),
+                            key="scn_show")
+        ctable = place.table("lsoa", []).join(a[[show]])
+        clayer, clg = pl.choropleth(ctable, show, title=show.replace("_", " "), layer_id="scn_change",
+                                    higher_is_worse=True)
+        cm, cs = st.columns([4, 1])
+        cm.pydeck_chart(pl.deck([*city_base(), clayer, *top_layers("lac")], pl.view_for(place.lsoa)),
+                        height=420, key="scn_map")
+        with cs:
+            legend(clg)
+        newly = {c: int(a[c].sum()) for c in a if c.endswith("_people_newly_within")}
+        st.success(f"Applied in {secs:.2f} s. People newly within {threshold} min: {newly}")
+        st.dataframe(res.localities["lac"], width="stretch")
+        st.write("Who gains, by IMD 2025 decile (1 = most deprived):")
+        st.dataframe(res.by_imd_decile, width="stretch")
+        for n in res.notes:
+            st.caption(n)
+    if len(st.session_state.get("scn_results", {})) > 1:
+        from placekit.scenarios import compare_scenarios
+
+        st.write("Scenarios side by side:")
+        st.dataframe(compare_scenarios(st.session_state["scn_results"]), width="stretch")
 
 with tab_data:
     st.write("Upload service demand by LSOA (CSV/XLSX with 2011 or 2021 codes) or places (CSV with lon/lat "
@@ -184,25 +408,28 @@ with tab_data:
             st.session_state["upload_msg"] = ("error", str(err))
         st.session_state["uploaded"] = up.file_id
         st.rerun()
-    kind_msg = st.session_state.get("upload_msg")
-    if kind_msg:
-        (st.success if kind_msg[0] == "ok" else st.error)(kind_msg[1])
-    user = [i for i in place.indicators.columns if i not in base_place().indicators.columns]
+    msg = st.session_state.get("upload_msg")
+    if msg:
+        (st.success if msg[0] == "ok" else st.error)(msg[1])
+    user = [i for i in place.indicators.columns if i.startswith("user_")]
     if user:
-        st.write("Your indicators (pick them in the Map explorer):")
-        shown = place.table("ward", user)
-        st.dataframe(shown.drop(columns="geometry"), width="stretch")
+        st.write("Your indicators (pick them in the Map explorer), by ward; hidden = suppressed:")
+        st.dataframe(place.table("ward", user).drop(columns="geometry"), width="stretch")
 
 with tab_export:
     table = st.session_state.get("current_table")
     if table is not None:
-        import tempfile
-        from pathlib import Path
-
         st.download_button("Current table (CSV)", table.drop(columns="geometry").to_csv().encode(),
                            file_name="placekit_table.csv", key="dl_csv")
         with tempfile.TemporaryDirectory() as tmp:
             p = write_table(table, Path(tmp) / "placekit_table.geojson")
             st.download_button("Current table (GeoJSON)", p.read_bytes(), file_name="placekit_table.geojson",
                                key="dl_geojson")
+            g = write_table(table, Path(tmp) / "placekit_table.gpkg")
+            st.download_button("Current table (GeoPackage)", g.read_bytes(), file_name="placekit_table.gpkg",
+                               key="dl_gpkg")
+        deck = st.session_state.get("current_deck")
+        if deck is not None:
+            st.download_button("Current map (HTML)", pl.map_html(deck, attributions=place.attributions).encode(), file_name="placekit_map.html",
+                               key="dl_html")
         st.caption(" · ".join(place.attributions))

@@ -46,6 +46,7 @@ __all__ = [
     "NearestState",
     "Origins",
     "access_table",
+    "access_indicators",
     "add_access_indicators",
     "count_within",
     "facilities_from_layer",
@@ -523,6 +524,21 @@ def add_access_indicators(place: object, *, modes: tuple[str, ...] = ("walk",),
     every type and mode (the catalogue lists the main ones; the rest are added
     with generated metadata).
     """
+    frame, metas = access_indicators(place, modes=modes, types=types, progress=progress)
+    return place.with_indicators(frame, metas)  # type: ignore[attr-defined]
+
+
+def access_indicators(place: object, *, modes: tuple[str, ...] = ("walk",),
+                      types: tuple[str, ...] = DEFAULT_TYPES,
+                      progress: object | None = None) -> tuple[pd.DataFrame, dict[str, dict[str, str]]]:
+    """
+    Access indicators per LSOA and their catalogue metadata (see :func:`add_access_indicators`).
+
+    Returns
+    -------
+    (pd.DataFrame, dict)
+        Values indexed by LSOA code; ``{id: metadata}``.
+    """
     from placekit.place import Place
 
     assert isinstance(place, Place)
@@ -555,4 +571,4 @@ def add_access_indicators(place: object, *, modes: tuple[str, ...] = ("walk",),
                     derivation=f"access:{t}:{mode}:{unit}")
     frame = pd.DataFrame(values).reindex(place.lsoa.index)
     metas = {k: (dict(place.catalogue.row(k)) if k in place.catalogue else v) for k, v in metas.items()}
-    return place.with_indicators(frame, metas)
+    return frame, metas

@@ -27,6 +27,8 @@ __all__ = [
     "bivariate_classes",
     "choropleth",
     "deck",
+    "map_html",
+    "overlay_layers",
     "point_layer",
     "view_for",
 ]
@@ -87,13 +89,16 @@ def choropleth(table: gpd.GeoDataFrame, column: str, *, title: str, k: int = 5,
         cls = pd.Series(-1, index=v.index)
         bins: list[float] = []
     else:
+        vals = v[ok].to_numpy()
         if scheme == "natural_breaks" and n_unique > k_eff:
-            c = mapclassify.FisherJenks(v[ok].to_numpy(), k=k_eff)
-        elif n_unique > k_eff:
-            c = mapclassify.Quantiles(v[ok].to_numpy(), k=k_eff)
+            c = mapclassify.FisherJenks(vals, k=k_eff)
         else:
-            c = mapclassify.UserDefined(v[ok].to_numpy(), bins=sorted(v[ok].unique()))
+            # quantile breaks; ties (many equal values) collapse to fewer, distinct classes
+            q = np.unique(np.quantile(vals, np.linspace(0, 1, k_eff + 1)[1:]))
+            c = mapclassify.UserDefined(vals, bins=list(q))
         bins = list(c.bins)
+        if len(bins) < k_eff:
+            colours = [colours[int(i)] for i in np.linspace(0, len(colours) - 1, len(bins))] if len(bins) > 1 else colours[-1:]
         cls = pd.Series(-1, index=v.index)
         cls[ok] = c.yb
     g = _to_display(table[["area_name", "geometry"]].assign(_v=v), 20.0)
@@ -113,7 +118,7 @@ def choropleth(table: gpd.GeoDataFrame, column: str, *, title: str, k: int = 5,
     if (~ok).any():
         entries.append(("hidden or missing", MISSING))
     method = "natural breaks (Fisher-Jenks)" if scheme == "natural_breaks" else "quantiles"
-    return layer, Legend(title, f"{k_eff} classes, {method}", entries)
+    return layer, Legend(title, f"{len(bins)} classes, {method}", entries)
 
 
 def bivariate_classes(a: pd.Series, b: pd.Series) -> pd.Series:
@@ -215,3 +220,16 @@ TOOLTIP = {"text": "{name} ({code})\nValue: {value}\nRank: {rank}\nLocality: {lo
 def deck(layers: list[pdk.Layer], view: pdk.ViewState) -> pdk.Deck:
     """A pydeck map with no outside base map (``map_provider=None``) and a text-only tooltip."""
     return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None, tooltip=TOOLTIP)
+
+
+def map_html(deck_obj: pdk.Deck, *, attributions: list[str] | None = None) -> str:
+    """
+    A self-contained HTML file of a map (deck.gl bundled, no CDN), with attributions.
+    """
+    import html as _html
+
+    text = deck_obj.to_html(as_string=True, offline=True, notebook_display=False)
+    lines = attributions or [pack.ATTRIBUTION_OGL, pack.ATTRIBUTION_OS, pack.ATTRIBUTION_OSM]
+    foot = ("<div style='position:fixed;bottom:4px;left:4px;font:11px sans-serif;background:#fffc;padding:2px'>"
+            + " · ".join(_html.escape(x) for x in lines) + "</div>")
+    return text.replace("</body>", foot + "</body>") if "</body>" in text else text + foot

@@ -89,3 +89,32 @@ def test_drivers_tab(at):
     at.button(key="drv_run").click().run()
     assert not at.exception
     assert any("Held-out R²" in m.value for m in at.markdown)
+
+
+def test_access_indicator_on_demand(at):
+    at.selectbox(key="level").set_value("lac")
+    at.selectbox(key="indicator").set_value("gp_walk_min").run()
+    assert not at.exception
+    legends = [m.value for m in at.markdown if "pk-legend" in m.value]
+    assert "Walk time to nearest GP" in legends[0]
+
+
+def test_prevention_tab_tiers_and_pack(at):
+    at.multiselect(key="pilots").set_value(["E01007878", "E01007879"]).run()
+    assert not at.exception
+    frames = [d.value for d in at.dataframe]
+    assert any("smd" in f.columns for f in frames)  # balance table shown
+    assert any({"tier", "reason", "rank_in_locality"} <= set(f.columns) for f in frames)
+    at.button(key="rep_build").click().run()
+    assert "North" in at.session_state["report_html"] or "<h1>" in at.session_state["report_html"]
+
+
+def test_scenario_tab_apply(at):
+    at.radio(key="scn_where").set_value("lon/lat").run()
+    at.selectbox(key="scn_kind").set_value("add_facility").run()
+    at.button(key="scn_add").click().run()
+    at.button(key="scn_apply").click().run()
+    assert not at.exception
+    res, secs = at.session_state["scn_result"]
+    assert res.areas["gp_people_newly_within"].sum() > 0
+    assert any("People newly within" in s.value for s in at.success)

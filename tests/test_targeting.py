@@ -1,0 +1,98 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from placekit.errors import DataError
+from placekit.targeting import (
+    TierRules,
+    assign_tiers,
+    balance_table,
+    match_comparisons,
+    priority_ranking,
+    weight_sensitivity,
+)
+
+
+def test_tiers_follow_rules_on_handmade_table():
+    # percentiles of 10 rows: value k -> (k)*10th percentile
+    t = pd.DataFrame({"demand": [10, 9, 1, 2, 6, 3, 4, 5, 7, 8],
+                      "predicted": [1, 2, 10, 3, 4, 5, 6, 7, 8, 9],
+                      "exposure": [1, 2, 3, 4, 5, 10, 9, 8, 7, 6]}, index=list("abcdefghij"))
+    out = assign_tiers(t)
+    # a: demand 100th -> tertiary; b: 90th -> tertiary
+    assert out.loc["a", "tier"] == out.loc["b", "tier"] == "tertiary"
+    # c: demand low, predicted 100th -> secondary (predicted)
+    assert out.loc["c", "tier"] == "secondary" and "predicted demand" in out.loc["c", "reason"]
+    # e: demand 60th -> secondary (rising)
+    assert out.loc["e", "tier"] == "secondary" and "rising" in out.loc["e", "reason"]
+    # f: demand 30th, predicted 50th, exposure 100th -> primary
+    assert out.loc["f", "tier"] == "primary"
+    # d: demand 20, predicted 30, exposure 40 -> universal
+    assert out.loc["d", "tier"] == "universal"
+    strict = assign_tiers(t, rules=TierRules(demand_high=95))
+    assert strict.loc["b", "tier"] != "tertiary"
+
+
+def test_bad_rules_and_columns():
+    with pytest.raises(DataError, match="demand_high must be a percentile"):
+        TierRules(demand_high=120)
+    with pytest.raises(DataError, match=r"needs column\(s\) \['exposure'\]"):
+        assign_tiers(pd.DataFrame({"demand": [1], "predicted": [1]}))
+
+
+def test_priority_within_locality_and_assets_as_strength():
+    c = pd.DataFrame({"demand": [1, 2, 3, 4], "assets": [0, 0, 0, 10]}, index=list("abcd"))
+    g = pd.Series(["x", "x", "y", "y"], index=c.index)
+    r = priority_ranking(c, g, weights={"demand": 1.0})
+    assert r.loc["b", "rank_in_locality"] == 1 and r.loc["d", "rank_in_locality"] == 1
+    r2 = priority_ranking(c, g, weights={"demand": 1.0, "assets": -3.0})
+    assert r2.loc["c", "rank_in_locality"] == 1  # d's assets now outweigh its demand
+
+
+def test_weight_sensitivity_bounds():
+    rng = np.random.default_rng(0)
+    c = pd.DataFrame(rng.random((40, 5)), columns=["demand", "exposure", "access_gap", "deprivation", "assets"])
+    g = pd.Series(np.repeat(["a", "b"], 20), index=c.index)
+    tab, share = weight_sensitivity(c, g, n_runs=30, spread=0.0)
+    assert (tab["mean_top_overlap"] == 1.0).all()  # no movement, no change
+    tab2, _ = weight_sensitivity(c, g, n_runs=30, spread=0.9)
+    assert (tab2["mean_top_overlap"] <= 1.0).all() and share.between(0, 1).all()
+
+
+def test_matched_comparisons_beat_random(place):
+    from placekit.clustering import cluster_place
+
+    cl = cluster_place(place, k=6, n_init=50)
+    cols = ["imd2025_score", "bad_health_pct", "no_car_pct", "age_65plus_pct", "greenspace_pct"]
+    prof = place.indicators[cols]
+    lac = place.codes("lac")
+    pilots = list(place.lsoa.index[lac == "East"][:8])
+    m = match_comparisons(prof, pilots, cluster=cl["labels"], locality=lac)
+    assert len(m) == 8 and not lac[m["comparison"]].eq("East").any()
+    assert m["comparison"].is_unique
+    smd_matched = balance_table(prof, pilots, list(m["comparison"]))["smd"].abs().mean()
+    rng = np.random.default_rng(0)
+    outside = place.lsoa.index[lac != "East"]
+    smd_random = np.mean([balance_table(prof, pilots, list(rng.choice(outside, 8, replace=False)))["smd"].abs().mean()
+                          for _ in range(50)])
+    assert smd_matched < smd_random
+
+
+def test_prevention_table_and_report(place, tmp_path):
+    from placekit.drivers import explain_demand
+    from placekit.report import locality_report
+    from placekit.targeting import prevention_table
+
+    r = explain_demand(place, "bad_health_pct", n_repeats=1)
+    t = prevention_table(place, r)
+    assert set(t["tier"]) <= {"tertiary", "secondary", "primary", "universal"}
+    d = t["demand"].rank(pct=True) * 100
+    assert (t.loc[d >= 80, "tier"] == "tertiary").all()
+    html_text = locality_report(place, "lac", "north east", prevention=t, drivers=r)
+    assert html_text.startswith("<!doctype html>") and "North East" in html_text
+    # self-contained: no scripts, no external resources (the SVG namespace is not a request)
+    assert "<script" not in html_text and "src=" not in html_text and "<link" not in html_text
+    assert "<svg" in html_text
+    assert "© OpenStreetMap contributors" in html_text and "not proof of cause" in html_text
+    with pytest.raises(DataError, match="No lac called 'Narnia'"):
+        locality_report(place, "lac", "Narnia")
