@@ -85,6 +85,13 @@ def scenario_engine(demand: str) -> ScenarioEngine:
     return ScenarioEngine(place, demand_model=dm)
 
 
+@st.cache_data(show_spinner=False)
+def sensitivity(demand: str, weights: tuple, rules: tuple) -> pd.DataFrame:
+    prev = prevention_table(base_place(), drivers_for(demand), rules=TierRules(**dict(rules)), weights=dict(weights))
+    return weight_sensitivity(prev[list(DEFAULT_CRITERIA)], base_place().codes("lac"), weights=dict(weights),
+                              n_runs=100)[0]
+
+
 def with_access(place: placekit.Place) -> placekit.Place:
     if "gp_walk_min" in place.indicators.columns:
         return place
@@ -114,9 +121,10 @@ def label(i: str) -> str:
 
 st.title("placekit — where should we act upstream?")
 st.caption(placekit.AREA_LEVEL_CAVEAT)
-tabs = st.tabs(["Map explorer", "Localities", "Neighbourhood types", "Drivers", "Prevention",
-                "Scenarios", "Your data", "Export"])
-tab_map, tab_loc, tab_types, tab_drivers, tab_prev, tab_scn, tab_data, tab_export = tabs
+SECTIONS = ["Map explorer", "Localities", "Neighbourhood types", "Drivers", "Prevention", "Scenarios",
+            "Your data", "Export"]
+# One section runs at a time (a radio, not st.tabs, which would run every section on every rerun)
+section = st.radio("Section", SECTIONS, horizontal=True, key="section", label_visibility="collapsed")
 
 access_ids = [i for i in cat.ids if cat.row(i)["derivation"].startswith("access:") and ":walk:" in cat.row(i)["derivation"]]
 demand_ids = sorted((i for i in place.indicators.columns if cat.row(i)["theme"] == "health and care demand"),
@@ -124,7 +132,10 @@ demand_ids = sorted((i for i in place.indicators.columns if cat.row(i)["theme"] 
 all_ids = demand_ids + [i for i in place.indicators.columns if i not in demand_ids]
 all_ids += [i for i in access_ids if i not in all_ids]
 
-with tab_map:
+@st.fragment
+def render_map() -> None:
+    place: placekit.Place = st.session_state["place"]
+    cat = place.catalogue
     c1, c2, c3 = st.columns([2, 2, 1])
     level = c1.selectbox("Areas", list(LEVEL_LABELS), format_func=LEVEL_LABELS.get, key="level")
     indicator = c2.selectbox("Indicator (health and care demand first)", all_ids, format_func=label, key="indicator")
@@ -168,23 +179,51 @@ with tab_map:
     st.session_state["current_table"] = table
     st.session_state["current_deck"] = deck
 
-with tab_loc:
+
+
+@st.fragment
+def render_loc() -> None:
+    place: placekit.Place = st.session_state["place"]
+    cat = place.catalogue
     lvl = st.selectbox("Locality level", ["lac", "ward", "neighbourhood"], format_func=LEVEL_LABELS.get,
                        key="loc_level")
     areas = place.localities[lvl]
     code = st.selectbox("Locality", list(areas.index), format_func=lambda c: str(areas.loc[c, "area_name"]),
                         key="loc_code")
-    if st.button("Zoom the map to this locality", key="zoom"):
+
+    def open_on_map() -> None:
         st.session_state["view"] = pl.view_for(areas.loc[[code]])
-        st.rerun()
-    prof = locality_profile(place, lvl, code)
+        st.session_state["level"] = lvl
+        st.session_state["section"] = "Map explorer"
+
+    st.button("Open the map explorer on this locality", key="zoom", on_click=open_on_map)
     st.subheader(str(areas.loc[code, "area_name"]))
+    indicator = st.session_state.get("indicator", "bad_health_pct")
+    mine = place.lsoa.index[place.codes(lvl) == code]
+    table = place.table("lsoa", [indicator]).loc[mine]
+    meta = cat.row(indicator)
+    layer, lg = pl.choropleth(table, indicator, title=f"{meta['label']} ({meta['unit']})",
+                              higher_is_worse=meta["direction"] != "higher_better", layer_id="locality")
+    mcol, lcol = st.columns([3, 1])
+    mcol.pydeck_chart(pl.deck([*city_base(), layer, *top_layers(lvl)], pl.view_for(areas.loc[[code]])),
+                      height=380, key="loc_map")
+    with lcol:
+        legend(lg)
+    prof = locality_profile(place, lvl, code)
     st.dataframe(prof["indicators"], width="stretch")
     st.write("Most and least served neighbourhoods:")
     st.dataframe(prof["served"], width="stretch")
+    types = typology(6, 0)
+    mix = types["labels"].reindex(mine).value_counts().rename("neighbourhoods").to_frame()
+    st.write("Neighbourhood types here (k = 6):")
+    st.dataframe(mix.join(types["portraits"][["name"]]), width="stretch")
     st.caption(placekit.AREA_LEVEL_CAVEAT)
 
-with tab_types:
+
+@st.fragment
+def render_types() -> None:
+    place: placekit.Place = st.session_state["place"]
+    cat = place.catalogue
     k = st.slider("Number of neighbourhood types (k)", 2, 12, 6, key="k")
     diag = k_diagnostics(0)
     d1, d2 = st.columns(2)
@@ -206,7 +245,12 @@ with tab_types:
                f"agreement {res['stability'].median():.2f}; median confidence "
                f"{res['confidence'].median():.2f}. {placekit.AREA_LEVEL_CAVEAT}")
 
-with tab_drivers:
+
+
+@st.fragment
+def render_drivers() -> None:
+    place: placekit.Place = st.session_state["place"]
+    cat = place.catalogue
     demand = st.selectbox("Demand indicator", [i for i in demand_ids if not i.startswith("user_")],
                           format_func=label, key="drv_demand")
     if st.button("Explain demand", key="drv_run") or st.session_state.get("drv_done") == demand:
@@ -238,7 +282,12 @@ with tab_drivers:
             legend(flg)
         st.caption(r["caveat"])
 
-with tab_prev:
+
+
+@st.fragment
+def render_prev() -> None:
+    place: placekit.Place = st.session_state["place"]
+    cat = place.catalogue
     p_demand = st.selectbox("Demand indicator", [i for i in demand_ids if not i.startswith("user_")],
                             format_func=label, key="prev_demand")
     with st.expander("Tier rules (city percentiles) and priority weights"):
@@ -250,6 +299,10 @@ with tab_prev:
         wc = st.columns(len(DEFAULT_CRITERIA))
         weights = {k_: wc[i].number_input(k_, value=float(v), step=0.05, key=f"w_{k_}")
                    for i, (k_, v) in enumerate(DEFAULT_CRITERIA.items())}
+    if not (st.button("Build tiers and priorities", key="prev_run") or st.session_state.get("prev_done") == p_demand):
+        st.info("Tiers use the demand model of the Drivers tab (about 10 s the first time for each indicator).")
+        return
+    st.session_state["prev_done"] = p_demand
     r = drivers_for(p_demand)
     prev = prevention_table(place, r, rules=rules, weights=weights)
     ptable = place.table("lsoa", []).join(prev[["tier", "reason"]])
@@ -266,7 +319,7 @@ with tab_prev:
     lac_pick = st.selectbox("Priorities within", list(place.localities["lac"].index), key="prev_lac")
     st.dataframe(prev[prev["locality"] == lac_pick].sort_values("rank_in_locality")
                  [["area_name", "tier", "reason", "score", "rank_in_locality"]], width="stretch")
-    sens, _share = weight_sensitivity(prev[list(DEFAULT_CRITERIA)], place.codes("lac"), weights=weights, n_runs=100)
+    sens = sensitivity(p_demand, tuple(sorted(weights.items())), tuple(sorted(vars(rules).items())))
     st.write("Sensitivity: share of each LAC's top 5 that stays in the top 5 when every weight moves by up to ±30 %:")
     st.dataframe(sens, width="stretch")
     st.subheader("Pilot and matched comparison")
@@ -290,7 +343,12 @@ with tab_prev:
                            file_name=f"placekit_{rep_lac}.html", key="rep_dl")
     st.caption(prev.attrs["caveat"])
 
-with tab_scn:
+
+
+@st.fragment
+def render_scn() -> None:
+    place: placekit.Place = st.session_state["place"]
+    cat = place.catalogue
     st.write("Build a scenario from one or more interventions, apply it, and see what changes on the walk "
              "network. Locations: a postcode, lon/lat, or the neighbourhood picked below (its "
              "population-weighted centre).")
@@ -392,7 +450,12 @@ with tab_scn:
         st.write("Scenarios side by side:")
         st.dataframe(compare_scenarios(st.session_state["scn_results"]), width="stretch")
 
-with tab_data:
+
+
+@st.fragment
+def render_data() -> None:
+    place: placekit.Place = st.session_state["place"]
+    cat = place.catalogue
     st.write("Upload service demand by LSOA (CSV/XLSX with 2011 or 2021 codes) or places (CSV with lon/lat "
              "or easting/northing, GeoJSON, GeoPackage, zipped Shapefile). Counts of 1 to 4 are hidden.")
     up = st.file_uploader("Your data", type=["csv", "xlsx", "geojson", "json", "gpkg", "zip"], key="upload")
@@ -416,7 +479,12 @@ with tab_data:
         st.write("Your indicators (pick them in the Map explorer), by ward; hidden = suppressed:")
         st.dataframe(place.table("ward", user).drop(columns="geometry"), width="stretch")
 
-with tab_export:
+
+
+@st.fragment
+def render_export() -> None:
+    place: placekit.Place = st.session_state["place"]
+    cat = place.catalogue
     table = st.session_state.get("current_table")
     if table is not None:
         st.download_button("Current table (CSV)", table.drop(columns="geometry").to_csv().encode(),
@@ -433,3 +501,16 @@ with tab_export:
             st.download_button("Current map (HTML)", pl.map_html(deck, attributions=place.attributions).encode(), file_name="placekit_map.html",
                                key="dl_html")
         st.caption(" · ".join(place.attributions))
+
+
+RENDER = {
+    "Map explorer": render_map,
+    "Localities": render_loc,
+    "Neighbourhood types": render_types,
+    "Drivers": render_drivers,
+    "Prevention": render_prev,
+    "Scenarios": render_scn,
+    "Your data": render_data,
+    "Export": render_export,
+}
+RENDER[section]()

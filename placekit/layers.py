@@ -7,6 +7,7 @@ use deck.gl's ``text`` template, which renders values as text, never HTML.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +16,8 @@ import mapclassify
 import numpy as np
 import pandas as pd
 import pydeck as pdk
+from pydeck.bindings.json_tools import default_serialize
+import shapely
 
 from placekit import pack
 from placekit.config import DISPLAY_CRS
@@ -22,11 +25,13 @@ from placekit.config import DISPLAY_CRS
 __all__ = [
     "BIVARIATE_COLOURS",
     "SEQUENTIAL",
+    "CompactDeck",
     "Legend",
     "base_layers",
     "bivariate_classes",
     "choropleth",
     "deck",
+    "fisher_jenks_breaks",
     "map_html",
     "overlay_layers",
     "point_layer",
@@ -59,16 +64,64 @@ class Legend:
 
 
 def _to_display(gdf: gpd.GeoDataFrame, simplify_m: float) -> gpd.GeoDataFrame:
+    """Simplify in metres, reproject to EPSG:4326, round to 5 decimals (about 1 m) to keep payloads small."""
     g = gdf.copy()
     if simplify_m > 0 and not (g.geom_type == "Point").all():
         g["geometry"] = g.geometry.simplify(simplify_m)
-    return g.to_crs(DISPLAY_CRS)
+    g = g.to_crs(DISPLAY_CRS)
+    g["geometry"] = shapely.transform(g.geometry.to_numpy(), lambda c: np.round(c, 5))
+    return g
+
+
+def _main_roads(data: Path, classes: tuple[str, ...]) -> gpd.GeoDataFrame:
+    """Main roads merged into long lines per class (the pack's ways are cut at tile edges)."""
+    roads = pack.read_vector(data, "network/sheffield_osm_highways_2021.parquet")
+    roads = roads.loc[roads["highway"].isin(classes) & roads["in_city"], ["highway", "geometry"]]
+    merged = roads.dissolve(by="highway").geometry.apply(shapely.line_merge)
+    return gpd.GeoDataFrame(geometry=merged.to_numpy(), crs=roads.crs)
 
 
 def _fmt(v: float) -> str:
     if not np.isfinite(v):
         return "hidden or missing"
     return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}"
+
+
+def fisher_jenks_breaks(values: np.ndarray, k: int, *, max_n: int = 3000) -> list[float]:
+    """
+    Fisher-Jenks natural breaks: the ``k`` classes that minimise the within-class sum of squares.
+
+    Exact dynamic programme, O(k n²) with numpy (above ``max_n`` values an even
+    quantile sample is used). Returns the upper bound of each class.
+    """
+    x = np.sort(np.asarray(values, dtype=float))
+    if x.size > max_n:
+        x = np.quantile(x, np.linspace(0, 1, max_n))
+    n = x.size
+    if k >= np.unique(x).size:
+        return [float(v) for v in np.unique(x)]
+    s1 = np.concatenate([[0.0], np.cumsum(x)])
+    s2 = np.concatenate([[0.0], np.cumsum(x * x)])
+
+    def ssd(i: np.ndarray, j: int) -> np.ndarray:  # sum of squares of x[i..j] inclusive
+        cnt = j - i + 1
+        tot = s1[j + 1] - s1[i]
+        return s2[j + 1] - s2[i] - tot * tot / cnt
+
+    cost = np.full((k, n), np.inf)
+    arg = np.zeros((k, n), dtype=int)
+    cost[0] = ssd(np.zeros(n, dtype=int), 0) if n == 1 else np.array([ssd(np.array([0]), j)[0] for j in range(n)])
+    for c in range(1, k):
+        for j in range(c, n):
+            i = np.arange(c, j + 1)  # class c spans x[i..j]
+            total = cost[c - 1, i - 1] + ssd(i, j)
+            b = int(np.argmin(total))
+            cost[c, j], arg[c, j] = total[b], i[b]
+    bounds, j = [], n - 1
+    for c in range(k - 1, -1, -1):
+        bounds.append(float(x[j]))
+        j = arg[c, j] - 1
+    return sorted(bounds)
 
 
 def choropleth(table: gpd.GeoDataFrame, column: str, *, title: str, k: int = 5,
@@ -91,7 +144,7 @@ def choropleth(table: gpd.GeoDataFrame, column: str, *, title: str, k: int = 5,
     else:
         vals = v[ok].to_numpy()
         if scheme == "natural_breaks" and n_unique > k_eff:
-            c = mapclassify.FisherJenks(vals, k=k_eff)
+            c = mapclassify.UserDefined(vals, bins=fisher_jenks_breaks(vals, k_eff))
         else:
             # quantile breaks; ties (many equal values) collapse to fewer, distinct classes
             q = np.unique(np.quantile(vals, np.linspace(0, 1, k_eff + 1)[1:]))
@@ -149,12 +202,8 @@ def bivariate(table: gpd.GeoDataFrame, demand: str, driver: str, *, title: str) 
 
 
 def base_layers(data: Path, localities: gpd.GeoDataFrame | None = None) -> list[pdk.Layer]:
-    """The offline base: green space, main roads, city boundary and locality outlines from the pack."""
+    """The offline base drawn under a choropleth: city boundary, green space, locality outlines."""
     city = _to_display(pack.read_vector(data, "boundaries/sheffield_city_boundary_scc.parquet"), 30.0)
-    roads = pack.read_vector(data, "network/sheffield_osm_highways_2021.parquet")
-    roads = roads.loc[roads["highway"].isin(["motorway", "trunk", "primary", "secondary"]) & roads["in_city"],
-                      ["highway", "geometry"]]
-    roads = _to_display(roads, 15.0)
     green = pack.read_layer(data, "greenspace")
     green = _to_display(green.loc[green.area > 20_000, ["geometry"]], 20.0)
     layers = [
@@ -162,8 +211,6 @@ def base_layers(data: Path, localities: gpd.GeoDataFrame | None = None) -> list[
                   get_fill_color=[246, 244, 238, 255], get_line_color=[80, 80, 80, 255], line_width_min_pixels=2),
         pdk.Layer("GeoJsonLayer", data=green.__geo_interface__, id="base-green", filled=True, stroked=False,
                   get_fill_color=[170, 215, 160, 255]),
-        pdk.Layer("GeoJsonLayer", data=roads.__geo_interface__, id="base-roads", get_line_color=[150, 150, 150, 255],
-                  line_width_min_pixels=1),
     ]
     if localities is not None:
         loc = _to_display(localities[["geometry"]], 20.0)
@@ -174,9 +221,7 @@ def base_layers(data: Path, localities: gpd.GeoDataFrame | None = None) -> list[
 
 def overlay_layers(data: Path, localities: gpd.GeoDataFrame | None, roads_on_top: bool = True) -> list[pdk.Layer]:
     """Roads and locality outlines drawn above a choropleth so places stay recognisable."""
-    roads = pack.read_vector(data, "network/sheffield_osm_highways_2021.parquet")
-    roads = roads.loc[roads["highway"].isin(["motorway", "trunk", "primary"]) & roads["in_city"], ["geometry"]]
-    roads = _to_display(roads, 15.0)
+    roads = _to_display(_main_roads(data, ("motorway", "trunk", "primary", "secondary")), 15.0)
     out = []
     if roads_on_top:
         out.append(pdk.Layer("GeoJsonLayer", data=roads.__geo_interface__, id="top-roads",
@@ -217,9 +262,17 @@ def view_for(gdf: gpd.GeoDataFrame) -> pdk.ViewState:
 TOOLTIP = {"text": "{name} ({code})\nValue: {value}\nRank: {rank}\nLocality: {locality}"}
 
 
+class CompactDeck(pdk.Deck):
+    """A Deck whose JSON has no indentation: pydeck pretty-prints, which makes a city map about 5x larger."""
+
+    def to_json(self) -> str:
+        """The deck as compact JSON (same content as :meth:`pydeck.Deck.to_json`)."""
+        return json.dumps(self, sort_keys=True, default=default_serialize, separators=(",", ":"))
+
+
 def deck(layers: list[pdk.Layer], view: pdk.ViewState) -> pdk.Deck:
     """A pydeck map with no outside base map (``map_provider=None``) and a text-only tooltip."""
-    return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None, tooltip=TOOLTIP)
+    return CompactDeck(layers=layers, initial_view_state=view, map_provider=None, tooltip=TOOLTIP)
 
 
 def map_html(deck_obj: pdk.Deck, *, attributions: list[str] | None = None) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -39,6 +40,7 @@ def server():
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
          "--server.port", str(port), "--server.address", "127.0.0.1"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    launched = time.perf_counter()
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
@@ -46,7 +48,8 @@ def server():
             break
         except OSError:
             time.sleep(0.5)
-    yield f"http://127.0.0.1:{port}"
+    server_up_s = time.perf_counter() - launched
+    yield f"http://127.0.0.1:{port}", launched, server_up_s
     proc.terminate()
     proc.wait(timeout=20)
     log.close()
@@ -54,6 +57,7 @@ def server():
 
 @pytest.fixture(scope="module")
 def page(server):
+    url, launched, server_up_s = server
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -62,14 +66,30 @@ def page(server):
         ctx = p.chromium.launch_persistent_context(user_dir, executable_path=CHROMIUM, args=FLAGS,
                                                    headless=True, viewport={"width": 1400, "height": 1000})
         pg = ctx.new_page()
+        pg.ws_bytes = [0]  # type: ignore[attr-defined]
+
+        def on_ws(ws):  # count what the server sends
+            ws.on("framereceived", lambda payload: pg.ws_bytes.__setitem__(0, pg.ws_bytes[0] + len(payload)))
+
+        pg.on("websocket", on_ws)
         t0 = time.perf_counter()
-        pg.goto(server, timeout=120_000)
+        pg.goto(url, timeout=120_000)
         pg.wait_for_selector("canvas", timeout=180_000)
-        pg.wait_for_timeout(3000)
         pg.cold_start_s = time.perf_counter() - t0  # type: ignore[attr-defined]
+        pg.launch_to_map_s = time.perf_counter() - launched  # type: ignore[attr-defined]
+        pg.server_up_s = server_up_s  # type: ignore[attr-defined]
+        _wait_idle(pg)
+        pg.full_load_s = time.perf_counter() - t0  # type: ignore[attr-defined]
+        pg.wait_for_timeout(1000)
         yield pg
         ctx.close()
     shutil.rmtree(user_dir, ignore_errors=True)
+
+
+def _wait_idle(pg, timeout_ms: int = 240_000) -> None:
+    """Wait until Streamlit reports that the script is not running."""
+    pg.wait_for_timeout(200)
+    pg.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]", timeout=timeout_ms)
 
 
 def _canvas_not_blank(pg) -> bool:
@@ -91,21 +111,56 @@ def test_map_drawn_with_legend(page):
     assert page.locator(".pk-legend").first.is_visible()
     assert "OpenStreetMap contributors" in page.content()
     page.screenshot(path=str(ARTIFACTS / "explorer.png"))
-    print(f"cold start to first map: {page.cold_start_s:.1f} s")
+    first_bytes = page.ws_bytes[0]
+    # warm rerun: a widget change redraws the map; time it and count what it sends
+    before = page.ws_bytes[0]
+    t0 = time.perf_counter()
+    page.get_by_text("natural_breaks").click()
+    page.get_by_text("natural breaks (Fisher-Jenks)").wait_for(timeout=30_000)
+    rerun_s = time.perf_counter() - t0
+    _wait_idle(page)
+    assert _canvas_not_blank(page)
+    metrics = {"server_launch_to_first_map_s": round(page.launch_to_map_s, 2),
+               "server_listening_s": round(page.server_up_s, 2),
+               "page_open_to_first_map_s": round(page.cold_start_s, 2),
+               "page_open_to_all_tabs_drawn_s": round(page.full_load_s, 2),
+               "first_page_websocket_bytes": first_bytes,
+               "warm_rerun_s": round(rerun_s, 3), "warm_rerun_websocket_bytes": page.ws_bytes[0] - before}
+    (ARTIFACTS / "browser_metrics.json").write_text(json.dumps(metrics, indent=2))
+    print(metrics)
+    page.screenshot(path=str(ARTIFACTS / "explorer_natural_breaks.png"))
+
+
+def test_scenario_tab_in_browser(page):
+    page.get_by_text("Scenarios", exact=True).click()
+    _wait_idle(page)
+    page.get_by_text("lon/lat").first.click()
+    page.get_by_role("button", name="Add to scenario").click()
+    page.get_by_role("button", name="Apply").click()
+    page.get_by_text("People newly within").wait_for(timeout=240_000)
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(ARTIFACTS / "scenario.png"), full_page=True)
+    assert "gp_people_newly_within" in page.content()
+
+
+def _uploader(page):
+    box = page.locator("[data-testid=stFileUploader]").filter(has_text="Your data")
+    return box.locator("input[type=file]")
 
 
 def test_upload_flow_and_markup_is_text(page):
-    page.get_by_role("tab", name="Your data").click()
+    page.get_by_text("Your data", exact=True).click()
+    _wait_idle(page)
     good = ARTIFACTS / "upload.csv"
     good.write_text("lsoa_code,<script>window.pwned=1</script>\nE01007823,12\nE01007824,7\n", encoding="utf-8")
-    page.locator("input[type=file]").set_input_files(str(good))
+    _uploader(page).set_input_files(str(good))
     page.get_by_text("Loaded upload.csv").wait_for(timeout=60_000)
     assert page.evaluate("() => window.pwned === undefined")
     page.screenshot(path=str(ARTIFACTS / "upload_ok.png"))
     bad = ARTIFACTS / "bad.csv"
     bad.write_text("lsoa_code,n\nE01000001,5\n", encoding="utf-8")
-    page.locator("input[type=file]").set_input_files(str(bad))
+    _uploader(page).set_input_files(str(bad))
     page.get_by_text("outside this city").wait_for(timeout=60_000)
-    # what the user already had is still there
+    # what the user already had is still there, and the map still shows it
     assert page.get_by_text("Your indicators").count() >= 1
     page.screenshot(path=str(ARTIFACTS / "upload_bad.png"))

@@ -42,3 +42,33 @@ def test_tooltip_is_text_and_no_remote_base():
     d = pl.deck([], pl.view_for(_grid([1.0, 2])))
     spec = d.to_json()
     assert "mapbox://" not in spec and "html" not in pl.TOOLTIP
+
+
+def test_fisher_jenks_handworked():
+    v = np.array([1.0, 2, 3, 10, 11, 12, 30, 31])
+    assert pl.fisher_jenks_breaks(v, 3) == [3.0, 12.0, 31.0]
+    rng = np.random.default_rng(0)
+    x = rng.random(60)
+    b = pl.fisher_jenks_breaks(x, 4)
+
+    def wcss(bounds):
+        cls = np.searchsorted(bounds, x)
+        return sum(((x[cls == c] - x[cls == c].mean()) ** 2).sum() for c in np.unique(cls))
+
+    # optimal: no worse than quantile breaks
+    assert wcss(b) <= wcss(list(np.quantile(x, [0.25, 0.5, 0.75, 1.0]))) + 1e-12
+
+
+def test_compact_deck_json_is_small():
+    import json
+
+    t = _grid([1.0, 2, 3, 4, 5])
+    layer, _ = pl.choropleth(t, "v", title="v")
+    d = pl.deck([layer], pl.view_for(t))
+    compact = d.to_json()
+    assert "\n" not in compact
+    import pydeck as pdk
+
+    pretty = pdk.Deck(layers=[layer], initial_view_state=pl.view_for(t), map_provider=None).to_json()
+    assert json.loads(compact)["layers"] == json.loads(pretty)["layers"]
+    assert len(compact) < len(pretty) / 2
