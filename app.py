@@ -23,9 +23,15 @@ from placekit.errors import PlacekitError
 from placekit.export import write_table
 from placekit.place import LEVEL_LABELS
 from placekit.profile import locality_profile
-from placekit.report import TIER_COLOURS, locality_report
+from placekit.report import locality_report
 from placekit.scenarios import INTERVENTIONS, SCHEMA_VERSION, ScenarioEngine, validate_scenario
-from placekit.targeting import DEFAULT_CRITERIA, TierRules, match_comparisons, prevention_table, weight_sensitivity
+from placekit.targeting import (
+    DEFAULT_CRITERIA,
+    TierRules,
+    match_comparisons,
+    prevention_table,
+    weight_sensitivity,
+)
 
 st.set_page_config(page_title="placekit", layout="wide")
 FACILITY_TYPES = ["gp", "pharmacy", "dentist", "leisure", "library", "community_centre", "stop"]
@@ -223,7 +229,6 @@ def render_loc() -> None:
 @st.fragment
 def render_types() -> None:
     place: placekit.Place = st.session_state["place"]
-    cat = place.catalogue
     k = st.slider("Number of neighbourhood types (k)", 2, 12, 6, key="k")
     diag = k_diagnostics(0)
     d1, d2 = st.columns(2)
@@ -250,7 +255,6 @@ def render_types() -> None:
 @st.fragment
 def render_drivers() -> None:
     place: placekit.Place = st.session_state["place"]
-    cat = place.catalogue
     demand = st.selectbox("Demand indicator", [i for i in demand_ids if not i.startswith("user_")],
                           format_func=label, key="drv_demand")
     if st.button("Explain demand", key="drv_run") or st.session_state.get("drv_done") == demand:
@@ -287,7 +291,6 @@ def render_drivers() -> None:
 @st.fragment
 def render_prev() -> None:
     place: placekit.Place = st.session_state["place"]
-    cat = place.catalogue
     p_demand = st.selectbox("Demand indicator", [i for i in demand_ids if not i.startswith("user_")],
                             format_func=label, key="prev_demand")
     with st.expander("Tier rules (city percentiles) and priority weights"):
@@ -348,7 +351,6 @@ def render_prev() -> None:
 @st.fragment
 def render_scn() -> None:
     place: placekit.Place = st.session_state["place"]
-    cat = place.catalogue
     st.write("Build a scenario from one or more interventions, apply it, and see what changes on the walk "
              "network. Locations: a postcode, lon/lat, or the neighbourhood picked below (its "
              "population-weighted centre).")
@@ -455,7 +457,6 @@ def render_scn() -> None:
 @st.fragment
 def render_data() -> None:
     place: placekit.Place = st.session_state["place"]
-    cat = place.catalogue
     st.write("Upload service demand by LSOA (CSV/XLSX with 2011 or 2021 codes) or places (CSV with lon/lat "
              "or easting/northing, GeoJSON, GeoPackage, zipped Shapefile). Counts of 1 to 4 are hidden.")
     up = st.file_uploader("Your data", type=["csv", "xlsx", "geojson", "json", "gpkg", "zip"], key="upload")
@@ -484,7 +485,6 @@ def render_data() -> None:
 @st.fragment
 def render_export() -> None:
     place: placekit.Place = st.session_state["place"]
-    cat = place.catalogue
     table = st.session_state.get("current_table")
     if table is not None:
         st.download_button("Current table (CSV)", table.drop(columns="geometry").to_csv().encode(),

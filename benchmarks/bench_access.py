@@ -9,12 +9,17 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from pathlib import Path
 
 import networkx as nx
 import numpy as np
 
-from placekit.accessibility import DEFAULT_TYPES, AccessModel, access_table, facilities_from_layer, residential_origins
+from placekit.accessibility import (
+    DEFAULT_TYPES,
+    AccessModel,
+    access_table,
+    facilities_from_layer,
+    residential_origins,
+)
 from placekit.network import load_network, pack_network_path
 from placekit.place import load_place
 

@@ -477,7 +477,7 @@ def count_within(model: AccessModel, facilities: FacilitySet, origins: Origins, 
         sel = np.isin(facilities.fac, fac_ids)
         nodes, offs, facs = facilities.node[sel], f_off[sel], facilities.fac[sel]
         un, inv = np.unique(nodes, return_inverse=True)
-        d = dijkstra(rev, directed=False if not model.net.directed else True, indices=un, limit=max_cost)
+        d = dijkstra(rev, directed=True, indices=un, limit=max_cost)
         # reversed graph rows are "to facility" costs; fold access points into facilities
         reach = np.full((fac_ids.size, origins.node.size), np.inf)
         fpos = np.searchsorted(fac_ids, facs)

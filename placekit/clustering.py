@@ -19,8 +19,13 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.cluster import AgglomerativeClustering, KMeans
-from sklearn.metrics import adjusted_rand_score, calinski_harabasz_score, davies_bouldin_score, silhouette_score
-from sklearn.utils.validation import check_array, check_is_fitted, check_random_state, validate_data
+from sklearn.metrics import (
+    adjusted_rand_score,
+    calinski_harabasz_score,
+    davies_bouldin_score,
+    silhouette_score,
+)
+from sklearn.utils.validation import check_is_fitted, check_random_state, validate_data
 
 from placekit.errors import DataError
 

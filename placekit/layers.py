@@ -16,8 +16,8 @@ import mapclassify
 import numpy as np
 import pandas as pd
 import pydeck as pdk
-from pydeck.bindings.json_tools import default_serialize
 import shapely
+from pydeck.bindings.json_tools import default_serialize
 
 from placekit import pack
 from placekit.config import DISPLAY_CRS

@@ -30,8 +30,8 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 import pyproj
-import shapely
 import scipy.sparse as sp
+import shapely
 from scipy.spatial import cKDTree
 
 from placekit.config import WORKING_CRS, cache_dir

@@ -19,8 +19,8 @@ from placekit.network import StreetNetwork, from_graph, load_network
 
 
 def _grid_net():
-    """A 3x3 grid, 100 m spacing, plus one 500 m shortcut-free spur; undirected walk."""
-    xs, ys, u, v, l = [], [], [], [], []
+    """A 3x3 grid with 100 m spacing; undirected walk."""
+    xs, ys, u, v, length = [], [], [], [], []
     for j in range(3):
         for i in range(3):
             xs.append(i * 100.0)
@@ -28,12 +28,13 @@ def _grid_net():
     idx = lambda i, j: j * 3 + i  # noqa: E731
     for j in range(3):
         for i in range(3):
-            if i < 2:
-                u.append(idx(i, j)); v.append(idx(i + 1, j)); l.append(100.0)
-            if j < 2:
-                u.append(idx(i, j)); v.append(idx(i, j + 1)); l.append(100.0)
-    u, v, l = np.array(u), np.array(v), np.array(l)
-    return StreetNetwork("walk", np.array(xs), np.array(ys), np.r_[u, v], np.r_[v, u], np.r_[l, l],
+            for di, dj in ((1, 0), (0, 1)):
+                if i + di < 3 and j + dj < 3:
+                    u.append(idx(i, j))
+                    v.append(idx(i + di, j + dj))
+                    length.append(100.0)
+    u, v, ln = np.array(u), np.array(v), np.array(length)
+    return StreetNetwork("walk", np.array(xs), np.array(ys), np.r_[u, v], np.r_[v, u], np.r_[ln, ln],
                          np.array(["footway"] * (2 * u.size)))
 
 

@@ -1,10 +1,16 @@
 import numpy as np
-import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from placekit.clustering import DEFAULT_VARIABLES, AreaClusterer, OACPreprocessor, choose_k, cluster_place, stability
+from placekit.clustering import (
+    DEFAULT_VARIABLES,
+    AreaClusterer,
+    OACPreprocessor,
+    choose_k,
+    cluster_place,
+    stability,
+)
 
 
 @parametrize_with_checks([AreaClusterer(3, n_init=5, random_state=0), OACPreprocessor()])

@@ -31,7 +31,7 @@ def test_2021_table_becomes_indicator(place):
 def test_2011_codes_converted(place):
     # E01007859 and E01007860 merge into E01034843; E01033278 splits into two
     body = _csv(["E01007859,10", "E01007860,15", "E01033278,40", "E01007823,9"])
-    table, vintage = read_table(place, body, name="x.csv")
+    _table, vintage = read_table(place, body, name="x.csv")
     assert vintage == "2011"
     new = add_table(place, body, name="x.csv")
     ind = new.indicators["user_referrals"]
