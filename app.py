@@ -35,6 +35,18 @@ from placekit.targeting import (
 
 st.set_page_config(page_title="placekit", layout="wide")
 FACILITY_TYPES = ["gp", "pharmacy", "dentist", "leisure", "library", "community_centre", "stop"]
+#: Overlay layers grouped by theme, as the map explorer lists them.
+OVERLAYS = {
+    "conservation_area": "planning · conservation areas",
+    "stop": "transport · bus and tram stops", "tram_line": "transport · Supertram lines",
+    "greenspace": "leisure and green space · public green space",
+    "leisure": "leisure and green space · sports and leisure centres",
+    "fast_food": "leisure and green space · fast food (hazard)",
+    "library": "community assets · libraries", "community_centre": "community assets · community centres",
+    "warm_space": "community assets · warm spaces", "school": "community assets · secondary schools",
+    "pub": "community assets · pubs and bars (hazard)", "betting": "community assets · betting shops (hazard)",
+    "gp": "health · GP practices", "pharmacy": "health · pharmacies", "dentist": "health · dentists",
+}
 
 
 # ----------------------------------------------------------------------------- cached library calls
@@ -98,6 +110,27 @@ def sensitivity(demand: str, weights: tuple, rules: tuple) -> pd.DataFrame:
                               n_runs=100)[0]
 
 
+@st.cache_resource(show_spinner=False)
+def scenario_isochrones(scenario_json: str, demand: str, threshold_min: float) -> list:
+    """Walk isochrones (threshold minutes) around each added or moved facility."""
+    from placekit.accessibility import isochrone
+
+    eng = scenario_engine(demand)
+    polys = []
+    for it in json.loads(scenario_json)["interventions"]:
+        if it["type"] in ("add_facility", "move_facility"):
+            x, y = eng.locate(it)
+            metres = threshold_min * eng.model.walk_speed_kmh * 1000 / 60
+            polys.append(isochrone(eng.model, x, y, max_cost=metres))
+    if not polys:
+        return []
+    import geopandas as gpd
+
+    g = gpd.GeoDataFrame({"name": [f"{threshold_min:g}-minute walk"] * len(polys)}, geometry=polys, crs="EPSG:27700")
+    g.attrs["label"] = "walk isochrone"
+    return [pl.point_layer(g, "isochrone")]
+
+
 def with_access(place: placekit.Place) -> placekit.Place:
     if "gp_walk_min" in place.indicators.columns:
         return place
@@ -146,10 +179,9 @@ def render_map() -> None:
     level = c1.selectbox("Areas", list(LEVEL_LABELS), format_func=LEVEL_LABELS.get, key="level")
     indicator = c2.selectbox("Indicator (health and care demand first)", all_ids, format_func=label, key="indicator")
     scheme = c3.radio("Class breaks", ["quantiles", "natural_breaks"], key="scheme")
-    overlays = st.multiselect("Place layers", ["gp", "pharmacy", "dentist", "greenspace", "leisure", "library",
-                                               "community_centre", "warm_space", "stop", "tram_line",
-                                               "conservation_area", "school", "fast_food", "pub", "betting"]
-                              + [k for k in place.layers if k.startswith("user:")], key="overlays")
+    overlay_names = [*OVERLAYS, *(k for k in place.layers if k.startswith("user:"))]
+    overlays = st.multiselect("Place layers, by theme", overlay_names, key="overlays",
+                              format_func=lambda k: OVERLAYS.get(k, f"your data · {k.removeprefix('user:')}"))
     bi = st.checkbox("Bivariate view: demand against one driver (3 x 3)", key="bivariate")
     driver = st.selectbox("Driver", [i for i in all_ids if i != indicator], key="bi_driver",
                           format_func=label) if bi else None
@@ -236,8 +268,14 @@ def render_types() -> None:
     d2.line_chart(diag[["wcss"]])
     res = typology(k, 0)
     ttable = place.table("lsoa", []).join(res["labels"].rename("type"))
-    layer, lg = pl.choropleth(ttable.assign(type=ttable["type"].astype(float)), "type",
-                              title="Neighbourhood type", k=k, layer_id="types")
+    colour_by = st.radio("Colour by", ["type", "confidence"], horizontal=True, key="types_colour")
+    if colour_by == "type":
+        layer, lg = pl.choropleth(ttable.assign(type=ttable["type"].astype(float)), "type",
+                                  title="Neighbourhood type", k=k, layer_id="types")
+    else:
+        ctab = ttable.join(res["confidence"].rename("confidence"))
+        layer, lg = pl.choropleth(ctab, "confidence", title="Confidence (1 − own / next centre distance)",
+                                  higher_is_worse=False, layer_id="types")
     mcol, scol = st.columns([4, 1])
     mcol.pydeck_chart(pl.deck([*city_base(), layer, *top_layers("lac")], pl.view_for(place.lsoa)),
                       height=420, key="types_map")
@@ -435,7 +473,8 @@ def render_scn() -> None:
         clayer, clg = pl.choropleth(ctable, show, title=show.replace("_", " "), layer_id="scn_change",
                                     higher_is_worse=True)
         cm, cs = st.columns([4, 1])
-        cm.pydeck_chart(pl.deck([*city_base(), clayer, *top_layers("lac")], pl.view_for(place.lsoa)),
+        iso = scenario_isochrones(json.dumps(res.scenario, sort_keys=True), scn_demand, float(threshold))
+        cm.pydeck_chart(pl.deck([*city_base(), clayer, *top_layers("lac"), *iso], pl.view_for(place.lsoa)),
                         height=420, key="scn_map")
         with cs:
             legend(clg)

@@ -515,7 +515,7 @@ def isochrone(model: AccessModel, x_m: float, y_m: float, *, max_cost: float,
 
 
 def add_access_indicators(place: object, *, modes: tuple[str, ...] = ("walk",),
-                          types: tuple[str, ...] = DEFAULT_TYPES,
+                          types: tuple[str, ...] = DEFAULT_TYPES, within_min: float | None = None,
                           progress: object | None = None) -> object:
     """
     Compute the access indicators of the catalogue and add them to a place.
@@ -524,15 +524,18 @@ def add_access_indicators(place: object, *, modes: tuple[str, ...] = ("walk",),
     every type and mode (the catalogue lists the main ones; the rest are added
     with generated metadata).
     """
-    frame, metas = access_indicators(place, modes=modes, types=types, progress=progress)
+    frame, metas = access_indicators(place, modes=modes, types=types, within_min=within_min, progress=progress)
     return place.with_indicators(frame, metas)  # type: ignore[attr-defined]
 
 
 def access_indicators(place: object, *, modes: tuple[str, ...] = ("walk",),
-                      types: tuple[str, ...] = DEFAULT_TYPES,
+                      types: tuple[str, ...] = DEFAULT_TYPES, within_min: float | None = None,
                       progress: object | None = None) -> tuple[pd.DataFrame, dict[str, dict[str, str]]]:
     """
     Access indicators per LSOA and their catalogue metadata (see :func:`add_access_indicators`).
+
+    With ``within_min``, also ``<type>_<mode>_within_<T>min``: the mean number of
+    facilities reachable within T minutes from the LSOA's homes (cumulative opportunities).
 
     Returns
     -------
@@ -569,6 +572,14 @@ def access_indicators(place: object, *, modes: tuple[str, ...] = ("walk",),
                     source=f"computed on the OSM {mode} network; {pack.LAYERS[t].attribution}",
                     year="", geography="LSOA21", licence="ODbL + source licence",
                     derivation=f"access:{t}:{mode}:{unit}")
+            if within_min is not None:
+                tmodel = metrics["min"] if mode == "drive" else metrics["m"]
+                budget = within_min if tmodel.metric == "time" else within_min * tmodel.walk_speed_kmh * 1000 / 60
+                cid = f"{t}_{mode}_within_{within_min:g}min"
+                values[cid] = count_within(tmodel, fac, origins, max_cost=budget)
+                metas[cid] = dict(metas[f"{t}_{mode}_min"], label=f"{pack.LAYERS[t].label} within {within_min:g} min "
+                                  f"({mode})", unit="facilities", kind="count", direction="higher_better",
+                                  aggregation="weighted_mean", derivation=f"access_within:{t}:{mode}:{within_min:g}")
     frame = pd.DataFrame(values).reindex(place.lsoa.index)
     metas = {k: (dict(place.catalogue.row(k)) if k in place.catalogue else v) for k, v in metas.items()}
     return frame, metas

@@ -73,9 +73,11 @@ def _cmd_access(args: argparse.Namespace) -> int:
         print(f"error: unknown facility type(s) {bad}; types are {sorted(LAYERS)}", file=sys.stderr)
         return 2
     t0 = time.perf_counter()
-    place = add_access_indicators(place, modes=(args.mode,), types=types,
+    place = add_access_indicators(place, modes=(args.mode,), types=types, within_min=args.within,
                                   progress=lambda m, _f: print(m, file=sys.stderr))
     cols = [f"{t}_{args.mode}_{u}" for t in types for u in ("m", "min")]
+    if args.within is not None:
+        cols += [f"{t}_{args.mode}_within_{args.within:g}min" for t in types]
     table = place.table(args.level, cols)
     write_table(table, args.out, attributions=place.attributions)
     print(f"Wrote {len(table)} {args.level} rows to {args.out} in {time.perf_counter() - t0:.1f} s")
@@ -100,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--facility", required=True, help="type[,type...], e.g. gp,pharmacy")
     s.add_argument("--mode", choices=["walk", "drive"], default="walk")
     s.add_argument("--level", choices=levels, default="lsoa")
+    s.add_argument("--within", type=float, help="also count facilities reachable within this many minutes")
     s.add_argument("--out", required=True)
     s.set_defaults(func=_cmd_access)
     from placekit import _cli_more

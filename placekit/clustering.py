@@ -267,7 +267,7 @@ def cluster_place(place: object, *, k: int, variables: list[str] | None = None,
     t0 = time.perf_counter()
     model = AreaClusterer(k, n_init=n_init, random_state=random_state).fit(X)
     labels = pd.Series(model.labels_, index=X.index, name="cluster")
-    names = {i: place.catalogue.row(i)["label"] for i in ids}
+    names = {i: str(place.catalogue.row(i)["label"]).split(" (")[0].lower() for i in ids}
     portraits = pen_portraits(X, model.labels_, population=place.weights["population"].reindex(X.index),
                               locality=place.lsoa["lac_name"].reindex(X.index), labels_map=names)
     return {"labels": labels, "confidence": pd.Series(model.confidence_, index=X.index, name="confidence"),

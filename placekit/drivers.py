@@ -101,7 +101,7 @@ def driver_groups(X: pd.DataFrame, *, max_corr: float = 0.7) -> dict[str, list[s
     Returns
     -------
     dict
-        ``{group name: [driver ids]}``; a group is named after its first member.
+        ``{group name: [driver ids]}``; a group is named by its members joined with " + ".
     """
     if X.shape[1] == 1:
         return {X.columns[0]: [X.columns[0]]}
@@ -113,7 +113,7 @@ def driver_groups(X: pd.DataFrame, *, max_corr: float = 0.7) -> dict[str, list[s
     groups: dict[str, list[str]] = {}
     for g in sorted(set(lab), key=lambda g: list(lab).index(g)):
         members = [c for c, lg in zip(X.columns, lab, strict=True) if lg == g]
-        groups[members[0] if len(members) == 1 else f"{members[0]} (+{len(members) - 1})"] = members
+        groups[" + ".join(members)] = members
     return groups
 
 

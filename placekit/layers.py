@@ -8,6 +8,7 @@ use deck.gl's ``text`` template, which renders values as text, never HTML.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -271,7 +272,16 @@ class CompactDeck(pdk.Deck):
 
 
 def deck(layers: list[pdk.Layer], view: pdk.ViewState) -> pdk.Deck:
-    """A pydeck map with no outside base map (``map_provider=None``) and a text-only tooltip."""
+    """
+    A pydeck map with a text-only tooltip and, by default, no outside base map.
+
+    The pack's own layers are the base. Set ``PLACEKIT_BASEMAP`` to a map style
+    URL (e.g. a CARTO or self-hosted style) to draw an online base map under them.
+    """
+    style = os.environ.get("PLACEKIT_BASEMAP")
+    if style:
+        return CompactDeck(layers=layers, initial_view_state=view, map_provider="carto", map_style=style,
+                           tooltip=TOOLTIP)
     return CompactDeck(layers=layers, initial_view_state=view, map_provider=None, tooltip=TOOLTIP)
 
 

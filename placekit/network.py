@@ -43,6 +43,7 @@ __all__ = [
     "WALK_SPEED_KMH",
     "StreetNetwork",
     "from_graph",
+    "from_polygon",
     "from_place_name",
     "load_network",
     "pack_network_path",
@@ -265,6 +266,23 @@ def load_network(osm_path: Path, mode: str, *, use_cache: bool = True,
         net.save(cache)
     say("Network ready", 1.0)
     return net
+
+
+def from_polygon(polygon: object, mode: str) -> StreetNetwork:  # pragma: no cover - needs internet
+    """
+    Download a street network inside a polygon (EPSG:4326) with osmnx (needs internet).
+
+    Parameters
+    ----------
+    polygon
+        A shapely Polygon or MultiPolygon in lon/lat, e.g. a city boundary.
+    mode
+        ``"walk"`` or ``"drive"``.
+    """
+    import osmnx as ox
+
+    graph = ox.graph_from_polygon(polygon, network_type=mode, simplify=True, retain_all=False)
+    return from_graph(graph, mode, info={"source": "osmnx download: polygon"})
 
 
 def from_place_name(query: str, mode: str) -> StreetNetwork:  # pragma: no cover - needs internet

@@ -6,6 +6,7 @@ polygon layers carry their licence attribution in ``GeoDataFrame.attrs``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,8 +46,16 @@ def _path(data: Path, rel: str) -> Path:
 
 
 def read_vector(data: Path, rel: str) -> gpd.GeoDataFrame:
-    """Read one GeoParquet/GeoJSON file of the pack and project it to EPSG:27700."""
+    """Read one GeoParquet/GeoJSON file of the pack and project it to EPSG:27700 (a fresh copy each call)."""
     p = _path(data, rel)
+    st = p.stat()
+    return _read_vector_cached(str(p), st.st_size, st.st_mtime_ns).copy()
+
+
+@functools.lru_cache(maxsize=32)
+def _read_vector_cached(path: str, size: int, mtime_ns: int) -> gpd.GeoDataFrame:
+    """Read and project once per file version (size and mtime are part of the key)."""
+    p = Path(path)
     gdf = gpd.read_parquet(p) if p.suffix == ".parquet" else gpd.read_file(p)
     if gdf.crs is None:
         gdf = gdf.set_crs("EPSG:4326")

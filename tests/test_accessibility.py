@@ -189,3 +189,18 @@ def test_from_graph_keeps_largest_component():
 def test_default_types_cover_issue():
     assert {"gp", "pharmacy", "dentist", "greenspace", "leisure", "library", "community_centre",
             "stop", "fast_food", "pub", "betting"} == set(DEFAULT_TYPES)
+
+
+def test_cli_access_with_cumulative(tmp_path):
+    import pandas as pd
+
+    from placekit.cli import main
+
+    out = tmp_path / "a.csv"
+    assert main(["access", "--facility", "library,gp", "--mode", "walk", "--within", "15", "--out", str(out)]) == 0
+    t = pd.read_csv(out)
+    assert {"area_code", "library_walk_m", "library_walk_min", "gp_walk_within_15min"} <= set(t.columns)
+    # anyone whose nearest GP is under 15 min on average reaches at least one GP on average... mostly
+    near = t["gp_walk_min"] < 5
+    assert (t.loc[near, "gp_walk_within_15min"] >= 1).all()
+    assert len(t) == 343

@@ -147,6 +147,8 @@ def test_scenario_section_apply(at):
     res, _secs = at.session_state["scn_result"]
     assert res.areas["gp_people_newly_within"].sum() > 0
     assert any("People newly within" in s.value for s in at.success)
+    ids = [layer["id"] for layer in _deck(at)["layers"]]
+    assert "scn_change" in ids and "poly-isochrone" in ids
 
 
 def test_export_section(at):

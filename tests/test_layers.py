@@ -72,3 +72,13 @@ def test_compact_deck_json_is_small():
     pretty = pdk.Deck(layers=[layer], initial_view_state=pl.view_for(t), map_provider=None).to_json()
     assert json.loads(compact)["layers"] == json.loads(pretty)["layers"]
     assert len(compact) < len(pretty) / 2
+
+
+def test_online_basemap_only_when_configured(monkeypatch):
+    import json
+
+    view = pl.view_for(_grid([1.0, 2]))
+    assert json.loads(pl.deck([], view).to_json()).get("mapProvider") in (None, "")
+    monkeypatch.setenv("PLACEKIT_BASEMAP", "https://example.invalid/style.json")
+    spec = json.loads(pl.deck([], view).to_json())
+    assert spec["mapStyle"] == "https://example.invalid/style.json"
