@@ -138,6 +138,9 @@ def with_access(place: placekit.Place) -> placekit.Place:
     return place.with_indicators(frame, metas)
 
 
+CITY_VIEW_420 = pl.view_for(base_place().lsoa, height_px=420)
+
+
 def legend(lg: pl.Legend) -> None:
     rows = "".join(
         f"<div><span style='display:inline-block;width:14px;height:14px;background:rgb{c};"
@@ -243,8 +246,8 @@ def render_loc() -> None:
     layer, lg = pl.choropleth(table, indicator, title=f"{meta['label']} ({meta['unit']})",
                               higher_is_worse=meta["direction"] != "higher_better", layer_id="locality")
     mcol, lcol = st.columns([3, 1])
-    mcol.pydeck_chart(pl.deck([*city_base(), layer, *top_layers(lvl)], pl.view_for(areas.loc[[code]])),
-                      height=380, key="loc_map")
+    loc_view = pl.view_for(areas.loc[[code]], width_px=780, height_px=380)
+    mcol.pydeck_chart(pl.deck([*city_base(), layer, *top_layers(lvl)], loc_view), height=380, key="loc_map")
     with lcol:
         legend(lg)
     prof = locality_profile(place, lvl, code)
@@ -277,7 +280,7 @@ def render_types() -> None:
         layer, lg = pl.choropleth(ctab, "confidence", title="Confidence (1 − own / next centre distance)",
                                   higher_is_worse=False, layer_id="types")
     mcol, scol = st.columns([4, 1])
-    mcol.pydeck_chart(pl.deck([*city_base(), layer, *top_layers("lac")], pl.view_for(place.lsoa)),
+    mcol.pydeck_chart(pl.deck([*city_base(), layer, *top_layers("lac")], CITY_VIEW_420),
                       height=420, key="types_map")
     with scol:
         legend(lg)
@@ -318,7 +321,7 @@ def render_drivers() -> None:
         flayer, flg = pl.choropleth(ftable, "flag_code", title="Flags (0 none, 1 high exposure / moderate "
                                     "demand, 2 demand above prediction)", k=3, layer_id="flags")
         fm, fs = st.columns([4, 1])
-        fm.pydeck_chart(pl.deck([*city_base(), flayer, *top_layers("lac")], pl.view_for(place.lsoa)),
+        fm.pydeck_chart(pl.deck([*city_base(), flayer, *top_layers("lac")], CITY_VIEW_420),
                         height=420, key="flags_map")
         with fs:
             legend(flg)
@@ -352,7 +355,7 @@ def render_prev() -> None:
     player, plg = pl.choropleth(ptable, "tier_code", title="Prevention tier (0 universal, 1 primary, "
                                 "2 secondary, 3 tertiary)", k=4, layer_id="tiers")
     pm, ps = st.columns([4, 1])
-    pm.pydeck_chart(pl.deck([*city_base(), player, *top_layers("lac")], pl.view_for(place.lsoa)),
+    pm.pydeck_chart(pl.deck([*city_base(), player, *top_layers("lac")], CITY_VIEW_420),
                     height=420, key="tiers_map")
     with ps:
         legend(plg)
@@ -392,105 +395,110 @@ def render_scn() -> None:
     st.write("Build a scenario from one or more interventions, apply it, and see what changes on the walk "
              "network. Locations: a postcode, lon/lat, or the neighbourhood picked below (its "
              "population-weighted centre).")
-    scn_demand = st.selectbox("Demand model for predicted change", ["bad_health_pct", "acute_morbidity_2025",
-                                                                   "disability_pct"], key="scn_demand")
-    items = st.session_state.setdefault("scn_items", [])
-    kind = st.selectbox("Intervention", list(INTERVENTIONS), key="scn_kind")
-    where = st.radio("Location by", ["postcode", "lon/lat", "neighbourhood"], horizontal=True, key="scn_where")
-    loc: dict = {}
-    if where == "postcode":
-        loc = {"postcode": st.text_input("Postcode", "S2 1AA", key="scn_pc")}
-    elif where == "lon/lat":
-        a, b = st.columns(2)
-        loc = {"lon": a.number_input("lon", value=-1.4917, format="%.5f", key="scn_lon"),
-               "lat": b.number_input("lat", value=53.3215, format="%.5f", key="scn_lat")}
-    else:
-        code = st.selectbox("Neighbourhood", list(place.lsoa.index), key="scn_lsoa",
-                            format_func=lambda c: f"{place.lsoa.loc[c, 'area_name']} ({place.lsoa.loc[c, 'ward_name']})")
-        pt = place.lsoa.loc[[code]].geometry.representative_point().iloc[0]
-        loc = {"x": float(pt.x), "y": float(pt.y)}
-    item: dict = {"type": kind}
-    if kind in ("add_facility", "close_facility", "move_facility"):
-        item["facility"] = st.selectbox("Facility type", FACILITY_TYPES, key="scn_fac")
-    if kind in ("close_facility", "move_facility"):
-        lay = place.layer(item["facility"])
-        ids = lay["org_code"] if "org_code" in lay else lay["id"] if "id" in lay else pd.Series(
-            [f"{item['facility']}:{i}" for i in range(len(lay))])
-        item["id"] = st.selectbox("Which one", list(ids.astype(str)), key="scn_id",
-                                  format_func=lambda i: f"{lay['name'].astype(str).iloc[list(ids.astype(str)).index(i)]} ({i})")
-    if kind in ("add_facility", "move_facility", "add_housing", "improve_greenspace"):
-        item.update(loc)
-    if kind == "add_link":
-        a, b, c_, d_ = st.columns(4)
-        item["from"] = {"lon": a.number_input("from lon", value=-1.4700, format="%.5f", key="l1x"),
-                        "lat": b.number_input("from lat", value=53.3800, format="%.5f", key="l1y")}
-        item["to"] = {"lon": c_.number_input("to lon", value=-1.4650, format="%.5f", key="l2x"),
-                      "lat": d_.number_input("to lat", value=53.3820, format="%.5f", key="l2y")}
-    if kind == "add_housing":
-        item["dwellings"] = st.number_input("Dwellings", 1, 10000, 200, key="scn_dw")
-        item["people"] = st.number_input("People", 1, 30000, 460, key="scn_people")
-    if kind == "improve_greenspace":
-        item["area_m2"] = st.number_input("Green space area (m²)", 500, 500000, 20000, key="scn_area")
-    if st.button("Add to scenario", key="scn_add"):
-        items.append(item)
-    st.json(items, expanded=False)
-    threshold = st.slider("Threshold (minutes)", 5, 30, 15, key="scn_t")
-    doc = {"placekit_scenario": SCHEMA_VERSION, "name": st.text_input("Scenario name", "My scenario", key="scn_name"),
-           "mode": "walk", "threshold_min": threshold, "interventions": items}
-    up = st.file_uploader("Load a saved scenario (JSON)", type=["json"], key="scn_upload")
-    if up is not None and st.session_state.get("scn_loaded") != up.file_id:
-        st.session_state["scn_loaded"] = up.file_id
-        try:
-            loaded = validate_scenario(json.loads(up.getvalue().decode("utf-8")), source=up.name)
-            st.session_state["scn_items"] = list(loaded["interventions"])
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        scn_demand = st.selectbox("Demand model for predicted change", ["bad_health_pct", "acute_morbidity_2025",
+                                                                       "disability_pct"], key="scn_demand")
+        items = st.session_state.setdefault("scn_items", [])
+        kind = st.selectbox("Intervention", list(INTERVENTIONS), key="scn_kind")
+        where = st.radio("Location by", ["postcode", "lon/lat", "neighbourhood"], horizontal=True, key="scn_where")
+        loc: dict = {}
+        if where == "postcode":
+            loc = {"postcode": st.text_input("Postcode", "S2 1AA", key="scn_pc")}
+        elif where == "lon/lat":
+            a, b = st.columns(2)
+            loc = {"lon": a.number_input("lon", value=-1.4917, format="%.5f", key="scn_lon"),
+                   "lat": b.number_input("lat", value=53.3215, format="%.5f", key="scn_lat")}
+        else:
+            code = st.selectbox("Neighbourhood", list(place.lsoa.index), key="scn_lsoa",
+                                format_func=lambda c: f"{place.lsoa.loc[c, 'area_name']} ({place.lsoa.loc[c, 'ward_name']})")
+            pt = place.lsoa.loc[[code]].geometry.representative_point().iloc[0]
+            loc = {"x": float(pt.x), "y": float(pt.y)}
+        item: dict = {"type": kind}
+        if kind in ("add_facility", "close_facility", "move_facility"):
+            item["facility"] = st.selectbox("Facility type", FACILITY_TYPES, key="scn_fac")
+        if kind in ("close_facility", "move_facility"):
+            lay = place.layer(item["facility"])
+            ids = lay["org_code"] if "org_code" in lay else lay["id"] if "id" in lay else pd.Series(
+                [f"{item['facility']}:{i}" for i in range(len(lay))])
+            item["id"] = st.selectbox("Which one", list(ids.astype(str)), key="scn_id",
+                                      format_func=lambda i: f"{lay['name'].astype(str).iloc[list(ids.astype(str)).index(i)]} ({i})")
+        if kind in ("add_facility", "move_facility", "add_housing", "improve_greenspace"):
+            item.update(loc)
+        if kind == "add_link":
+            a, b, c_, d_ = st.columns(4)
+            item["from"] = {"lon": a.number_input("from lon", value=-1.4700, format="%.5f", key="l1x"),
+                            "lat": b.number_input("from lat", value=53.3800, format="%.5f", key="l1y")}
+            item["to"] = {"lon": c_.number_input("to lon", value=-1.4650, format="%.5f", key="l2x"),
+                          "lat": d_.number_input("to lat", value=53.3820, format="%.5f", key="l2y")}
+        if kind == "add_housing":
+            item["dwellings"] = st.number_input("Dwellings", 1, 10000, 200, key="scn_dw")
+            item["people"] = st.number_input("People", 1, 30000, 460, key="scn_people")
+        if kind == "improve_greenspace":
+            item["area_m2"] = st.number_input("Green space area (m²)", 500, 500000, 20000, key="scn_area")
+        if st.button("Add to scenario", key="scn_add"):
+            items.append(item)
+        st.json(items, expanded=False)
+        threshold = st.slider("Threshold (minutes)", 5, 30, 15, key="scn_t")
+        doc = {"placekit_scenario": SCHEMA_VERSION, "name": st.text_input("Scenario name", "My scenario", key="scn_name"),
+               "mode": "walk", "threshold_min": threshold, "interventions": items}
+        up = st.file_uploader("Load a saved scenario (JSON)", type=["json"], key="scn_upload")
+        if up is not None and st.session_state.get("scn_loaded") != up.file_id:
+            st.session_state["scn_loaded"] = up.file_id
+            try:
+                loaded = validate_scenario(json.loads(up.getvalue().decode("utf-8")), source=up.name)
+                st.session_state["scn_items"] = list(loaded["interventions"])
+                st.rerun()
+            except (PlacekitError, ValueError) as err:
+                st.error(str(err))
+        c1, c2, c3 = st.columns(3)
+        if c1.button("Apply", key="scn_apply", disabled=not items):
+            try:
+                t0 = time.perf_counter()
+                eng = scenario_engine(scn_demand)
+                prep_s = time.perf_counter() - t0
+                res = eng.apply(doc)
+                st.session_state["scn_result"] = (res, prep_s)
+                st.session_state.setdefault("scn_results", {})[doc["name"]] = res
+            except PlacekitError as err:
+                st.error(str(err))
+        if c2.button("Clear", key="scn_clear"):
+            st.session_state["scn_items"] = []
+            st.session_state.pop("scn_result", None)
             st.rerun()
-        except (PlacekitError, ValueError) as err:
-            st.error(str(err))
-    c1, c2, c3 = st.columns(3)
-    if c1.button("Apply", key="scn_apply", disabled=not items):
-        try:
-            t0 = time.perf_counter()
-            eng = scenario_engine(scn_demand)
-            res = eng.apply(doc)
-            st.session_state["scn_result"] = (res, time.perf_counter() - t0)
-            st.session_state.setdefault("scn_results", {})[doc["name"]] = res
-        except PlacekitError as err:
-            st.error(str(err))
-    if c2.button("Clear", key="scn_clear"):
-        st.session_state["scn_items"] = []
-        st.session_state.pop("scn_result", None)
-        st.rerun()
-    if items:
-        c3.download_button("Save scenario (JSON)", json.dumps(doc, indent=2).encode(),
-                           file_name="scenario.json", key="scn_save")
-    if "scn_result" in st.session_state:
-        res, secs = st.session_state["scn_result"]
-        a = res.areas
-        change_cols = [c for c in a.columns if c.endswith("_min_change")]
-        show = st.selectbox("Show change in", change_cols + (["demand_change"] if "demand_change" in a else []),
-                            key="scn_show")
-        ctable = place.table("lsoa", []).join(a[[show]])
-        clayer, clg = pl.choropleth(ctable, show, title=show.replace("_", " "), layer_id="scn_change",
-                                    higher_is_worse=True)
-        cm, cs = st.columns([4, 1])
-        iso = scenario_isochrones(json.dumps(res.scenario, sort_keys=True), scn_demand, float(threshold))
-        cm.pydeck_chart(pl.deck([*city_base(), clayer, *top_layers("lac"), *iso], pl.view_for(place.lsoa)),
-                        height=420, key="scn_map")
-        with cs:
-            legend(clg)
-        newly = {c: int(a[c].sum()) for c in a if c.endswith("_people_newly_within")}
-        st.success(f"Applied in {secs:.2f} s. People newly within {threshold} min: {newly}")
-        st.dataframe(res.localities["lac"], width="stretch")
-        st.write("Who gains, by IMD 2025 decile (1 = most deprived):")
-        st.dataframe(res.by_imd_decile, width="stretch")
-        for n in res.notes:
-            st.caption(n)
-    if len(st.session_state.get("scn_results", {})) > 1:
-        from placekit.scenarios import compare_scenarios
+        if items:
+            c3.download_button("Save scenario (JSON)", json.dumps(doc, indent=2).encode(),
+                               file_name="scenario.json", key="scn_save")
+    with right:
+        if "scn_result" in st.session_state:
+            res, prep_s = st.session_state["scn_result"]
+            a = res.areas
+            change_cols = [c for c in a.columns if c.endswith("_min_change")]
+            show = st.selectbox("Show change in", change_cols + (["demand_change"] if "demand_change" in a else []),
+                                key="scn_show")
+            ctable = place.table("lsoa", []).join(a[[show]])
+            clayer, clg = pl.change_choropleth(ctable, show, title=show.replace("_", " "), layer_id="scn_change")
+            cm, cs = st.columns([4, 1])
+            iso = scenario_isochrones(json.dumps(res.scenario, sort_keys=True), scn_demand, float(threshold))
+            cm.pydeck_chart(pl.deck([*city_base(), clayer, *top_layers("lac"), *iso],
+                                    pl.view_for(place.lsoa, width_px=560, height_px=420)),
+                            height=420, key="scn_map")
+            with cs:
+                legend(clg)
+            newly = {c: int(a[c].sum()) for c in a if c.endswith("_people_newly_within")}
+            prep = f" (first use: {prep_s:.1f} s to prepare the network and demand model)" if prep_s > 0.5 else ""
+            st.success(f"Applied in {res.seconds:.2f} s{prep}. People newly within {threshold} min: "
+                       + ", ".join(f"{k.removesuffix('_people_newly_within')}: {v:,}" for k, v in newly.items()))
+            st.dataframe(res.localities["lac"], width="stretch")
+            st.write("Who gains, by IMD 2025 decile (1 = most deprived):")
+            st.dataframe(res.by_imd_decile, width="stretch")
+            for n in res.notes:
+                st.caption(n)
+        if len(st.session_state.get("scn_results", {})) > 1:
+            from placekit.scenarios import compare_scenarios
 
-        st.write("Scenarios side by side:")
-        st.dataframe(compare_scenarios(st.session_state["scn_results"]), width="stretch")
-
+            st.write("Scenarios side by side:")
+            st.dataframe(compare_scenarios(st.session_state["scn_results"]), width="stretch")
 
 
 @st.fragment

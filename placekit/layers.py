@@ -30,6 +30,7 @@ __all__ = [
     "Legend",
     "base_layers",
     "bivariate_classes",
+    "change_choropleth",
     "choropleth",
     "deck",
     "fisher_jenks_breaks",
@@ -51,8 +52,12 @@ POINT_COLOURS = {
     "gp": (220, 30, 60), "pharmacy": (30, 150, 60), "dentist": (150, 60, 200), "leisure": (255, 140, 0),
     "library": (120, 80, 40), "community_centre": (0, 120, 200), "stop": (90, 90, 90),
     "fast_food": (255, 90, 0), "pub": (160, 100, 0), "betting": (200, 0, 120), "warm_space": (230, 60, 0),
-    "school": (60, 60, 160), "place_of_worship": (110, 110, 160),
+    "school": (60, 60, 160), "place_of_worship": (110, 110, 160), "isochrone": (230, 120, 0),
 }
+#: Change maps: shorter (better) in greens, longer (worse) in reds, no change in light grey.
+BETTER = [(199, 233, 192), (116, 196, 118), (35, 139, 69)]
+WORSE = [(252, 187, 161), (251, 106, 74), (203, 24, 29)]
+NO_CHANGE = (235, 235, 235)
 
 
 @dataclass(frozen=True)
@@ -175,6 +180,42 @@ def choropleth(table: gpd.GeoDataFrame, column: str, *, title: str, k: int = 5,
     return layer, Legend(title, f"{len(bins)} classes, {method}", entries)
 
 
+def change_choropleth(table: gpd.GeoDataFrame, column: str, *, title: str, lower_is_better: bool = True,
+                      layer_id: str = "change", tolerance: float = 1e-9) -> tuple[pdk.Layer, Legend]:
+    """
+    A map of a change: unchanged areas grey; improvements and worsenings each in up to three
+    quantile classes of their own, green for better and red for worse.
+    """
+    v = table[column].astype(float)
+    better = v < -tolerance if lower_is_better else v > tolerance
+    worse = v > tolerance if lower_is_better else v < -tolerance
+    fill = pd.Series([list(NO_CHANGE) + [160]] * len(v), index=v.index, dtype=object)
+    entries: list[tuple[str, tuple[int, int, int]]] = []
+    for mask, ramp, word in ((better, BETTER, "better"), (worse, WORSE, "worse")):
+        if not mask.any():
+            continue
+        mag = v[mask].abs()
+        q = np.unique(np.quantile(mag, [1 / 3, 2 / 3, 1.0]))
+        cls = np.searchsorted(q, mag.to_numpy(), side="left").clip(0, len(q) - 1)
+        shades = ramp[-len(q):] if len(q) < 3 else ramp
+        for idx, c in zip(mag.index, cls, strict=True):
+            fill[idx] = list(shades[c]) + [210]
+        lows = [float(mag.min()), *q[:-1]]
+        entries += [(f"{word}: {_fmt(lo)} – {_fmt(hi)}", shades[i]) for i, (lo, hi) in enumerate(zip(lows, q, strict=True))]
+    entries.append(("no change", NO_CHANGE))
+    g = _to_display(table[["area_name", "geometry"]], 20.0)
+    g["fill"] = fill.reindex(g.index).tolist()
+    g["value"] = [_fmt(x) for x in v]
+    g["rank"], g["locality"] = "", ""
+    g["code"] = g.index.astype(str)
+    g["name"] = g["area_name"].astype(str)
+    data = g[["geometry", "fill", "value", "rank", "locality", "code", "name"]]
+    layer = pdk.Layer("GeoJsonLayer", data=data.__geo_interface__, id=layer_id, pickable=True, filled=True,
+                      stroked=True, get_fill_color="properties.fill", get_line_color=[255, 255, 255, 160],
+                      line_width_min_pixels=0.5)
+    return layer, Legend(title, "change; each direction in up to 3 quantile classes of its size", entries)
+
+
 def bivariate_classes(a: pd.Series, b: pd.Series) -> pd.Series:
     """Tertile class pairs (0..2, 0..2) of two indicators, as ``3 * class_a + class_b``."""
     ta = pd.qcut(a.rank(method="first"), 3, labels=False)
@@ -252,12 +293,19 @@ def point_layer(gdf: gpd.GeoDataFrame, name: str) -> pdk.Layer:
                      get_fill_color=colour + [90], get_line_color=colour + [255], line_width_min_pixels=1)
 
 
-def view_for(gdf: gpd.GeoDataFrame) -> pdk.ViewState:
-    """A view centred on ``gdf`` with a zoom that fits its extent."""
+def view_for(gdf: gpd.GeoDataFrame, *, width_px: int = 900, height_px: int = 560) -> pdk.ViewState:
+    """
+    A view centred on ``gdf`` with the largest zoom at which its extent fits a map of the given size.
+
+    At zoom z the world is ``512 * 2**z`` pixels wide (deck.gl and Mapbox use 512-pixel tiles); latitude spans are
+    stretched by ``1 / cos(latitude)`` in Web Mercator.
+    """
     b = gdf.to_crs(DISPLAY_CRS).total_bounds
-    span = max(b[2] - b[0], (b[3] - b[1]) * 1.6, 1e-3)
-    zoom = float(np.clip(np.log2(360 / span) + 0.8, 8, 16))
-    return pdk.ViewState(longitude=float((b[0] + b[2]) / 2), latitude=float((b[1] + b[3]) / 2), zoom=zoom)
+    lon_span = max(b[2] - b[0], 1e-4)
+    lat_mid = (b[1] + b[3]) / 2
+    lat_span = max((b[3] - b[1]) / np.cos(np.radians(lat_mid)), 1e-4)
+    z = min(np.log2(width_px * 360 / (512 * lon_span)), np.log2(height_px * 360 / (512 * lat_span))) - 0.15
+    return pdk.ViewState(longitude=float((b[0] + b[2]) / 2), latitude=float(lat_mid), zoom=float(np.clip(z, 6, 17)))
 
 
 TOOLTIP = {"text": "{name} ({code})\nValue: {value}\nRank: {rank}\nLocality: {locality}"}

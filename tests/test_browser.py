@@ -134,12 +134,13 @@ def test_map_drawn_with_legend(page):
 def test_scenario_tab_in_browser(page):
     page.get_by_text("Scenarios", exact=True).click()
     _wait_idle(page)
-    page.get_by_text("lon/lat").first.click()
     page.get_by_role("button", name="Add to scenario").click()
     page.get_by_role("button", name="Apply").click()
     page.get_by_text("People newly within").wait_for(timeout=240_000)
+    _wait_idle(page)
+    page.get_by_text("People newly within").scroll_into_view_if_needed()
     page.wait_for_timeout(1500)
-    page.screenshot(path=str(ARTIFACTS / "scenario.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "scenario.png"))
     assert "gp_people_newly_within" in page.content()
 
 

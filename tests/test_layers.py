@@ -82,3 +82,24 @@ def test_online_basemap_only_when_configured(monkeypatch):
     monkeypatch.setenv("PLACEKIT_BASEMAP", "https://example.invalid/style.json")
     spec = json.loads(pl.deck([], view).to_json())
     assert spec["mapStyle"] == "https://example.invalid/style.json"
+
+
+def test_view_fits_extent():
+    g = _grid([1.0] * 10)  # 1 km wide strip
+    v = pl.view_for(g, width_px=1000, height_px=500)
+    # at the returned zoom the strip's width in pixels is at most the map width, and more than half of it
+
+    b = g.to_crs(4326).total_bounds
+    px = (b[2] - b[0]) / 360 * 512 * 2 ** v.zoom
+    assert 500 < px <= 1000
+
+
+def test_change_map_classes():
+    t = _grid([0.0, 0, 0, -1, -2, -3, -4, 2.0])
+    layer, lg = pl.change_choropleth(t, "v", title="change")
+    labels = [e[0] for e in lg.entries]
+    assert labels[-1] == "no change" and any(x.startswith("better") for x in labels)
+    assert any(x.startswith("worse") for x in labels)
+    fills = {f["properties"]["code"]: f["properties"]["fill"][:3] for f in layer.data["features"]}
+    assert fills["c0"] == list(pl.NO_CHANGE)
+    assert fills["c6"] == list(pl.BETTER[-1]) and fills["c7"] in [list(c) for c in pl.WORSE]
