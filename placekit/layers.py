@@ -48,6 +48,8 @@ BIVARIATE_COLOURS = [
     [(190, 100, 172), (140, 98, 170), (59, 73, 148)],
 ]
 MISSING = (200, 200, 200)
+#: Simplification tolerance of area polygons on screen, metres (a city map is about 25 m per pixel).
+DISPLAY_SIMPLIFY_M = 35.0
 POINT_COLOURS = {
     "gp": (220, 30, 60), "pharmacy": (30, 150, 60), "dentist": (150, 60, 200), "leisure": (255, 140, 0),
     "library": (120, 80, 40), "community_centre": (0, 120, 200), "stop": (90, 90, 90),
@@ -160,7 +162,7 @@ def choropleth(table: gpd.GeoDataFrame, column: str, *, title: str, k: int = 5,
             colours = [colours[int(i)] for i in np.linspace(0, len(colours) - 1, len(bins))] if len(bins) > 1 else colours[-1:]
         cls = pd.Series(-1, index=v.index)
         cls[ok] = c.yb
-    g = _to_display(table[["area_name", "geometry"]].assign(_v=v), 20.0)
+    g = _to_display(table[["area_name", "geometry"]].assign(_v=v), DISPLAY_SIMPLIFY_M)
     rank = v.rank(ascending=not higher_is_worse, method="min")
     g["fill"] = [list(colours[int(c)]) + [190] if c >= 0 else list(MISSING) + [120] for c in cls]
     g["value"] = [_fmt(x) for x in v]
@@ -169,9 +171,10 @@ def choropleth(table: gpd.GeoDataFrame, column: str, *, title: str, k: int = 5,
     g["code"] = g.index.astype(str)
     g["name"] = g["area_name"].astype(str)
     data = g[["geometry", "fill", "value", "rank", "locality", "code", "name"]]
-    layer = pdk.Layer("GeoJsonLayer", data=data.__geo_interface__, id=layer_id, pickable=True, stroked=True,
-                      filled=True, get_fill_color="properties.fill", get_line_color=[255, 255, 255, 160],
-                      line_width_min_pixels=0.5)
+    # no polygon outlines: in software-rendered browsers they cost more than the fills
+    # (locality outlines are drawn above by overlay_layers)
+    layer = pdk.Layer("GeoJsonLayer", data=data.__geo_interface__, id=layer_id, pickable=True, stroked=False,
+                      filled=True, get_fill_color="properties.fill")
     lows = [min(v[ok])] + bins[:-1] if bins else []
     entries = [(f"{_fmt(lo)} – {_fmt(hi)}", colours[i]) for i, (lo, hi) in enumerate(zip(lows, bins, strict=False))]
     if (~ok).any():
