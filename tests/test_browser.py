@@ -131,6 +131,42 @@ def test_map_drawn_with_legend(page):
     page.screenshot(path=str(ARTIFACTS / "explorer_natural_breaks.png"))
 
 
+def _empty_share(pg) -> float:
+    return pg.evaluate("""() => {
+        const c = document.querySelector('canvas');
+        const off = document.createElement('canvas');
+        off.width = 200; off.height = 200;
+        const ctx = off.getContext('2d');
+        ctx.drawImage(c, 0, 0, 200, 200);
+        const d = ctx.getImageData(0, 0, 200, 200).data;
+        let white = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i+3] < 10) white++;  // nothing drawn: outside the city
+        return white / (d.length / 4);
+    }""")
+
+
+def test_map_keeps_view_when_widgets_change(page):
+    page.get_by_text("Map explorer", exact=True).click()
+    _wait_idle(page)
+    page.wait_for_timeout(1000)
+    before = _empty_share(page)
+    box = page.locator("canvas").first.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.55, box["y"] + box["height"] * 0.55)
+    for _ in range(4):
+        page.mouse.wheel(0, -300)
+        page.wait_for_timeout(250)
+    page.wait_for_timeout(1000)
+    zoomed = _empty_share(page)
+    assert zoomed < before - 0.1  # zoomed in: the city fills more of the map
+    page.get_by_text("quantiles", exact=True).click()
+    page.get_by_text("5 classes, quantiles").wait_for(timeout=30_000)
+    _wait_idle(page)
+    page.wait_for_timeout(1000)
+    after = _empty_share(page)
+    page.screenshot(path=str(ARTIFACTS / "explorer_view_kept.png"))
+    assert abs(after - zoomed) < 0.05, (before, zoomed, after)
+
+
 def test_scenario_tab_in_browser(page):
     page.get_by_text("Scenarios", exact=True).click()
     _wait_idle(page)
