@@ -184,6 +184,15 @@ class AccessModel:
         """``"m"`` or ``"min"``."""
         return "m" if self.metric == "length" else "min"
 
+    def _max_speed_m_per_cost(self) -> float:
+        """Metres per unit of cost at the fastest edge (1 for length), for straight-line bounds."""
+        if self.metric == "length":
+            return 1.0
+        _, _, w = self._edges()
+        r, c, _ = self._edges()
+        metres = np.hypot(self.net.node_x[r] - self.net.node_x[c], self.net.node_y[r] - self.net.node_y[c])
+        return float(np.max(metres / w)) if w.size else 1.0
+
     def offset_cost(self, offset_m: np.ndarray) -> np.ndarray:
         """Cost of walking ``offset_m`` metres to or from the network."""
         return offset_m if self.metric == "length" else offset_m / (self.walk_speed_kmh * 1000.0 / 60.0)
@@ -265,13 +274,21 @@ class AccessModel:
         Add one point facility and update ``state`` exactly, without a full recompute.
 
         Only a single Dijkstra from the new facility's node runs, cut off at the
-        current largest cost (no node further than that can improve).
+        largest current cost among the nodes whose straight-line distance could improve.
         """
         node, off_m = self.net.snap(np.array([x_m]), np.array([y_m]))
         off = float(self.offset_cost(off_m)[0])
-        finite = state.cost[np.isfinite(state.cost)]
-        limit = float(finite.max()) if finite.size else np.inf
-        d = dijkstra(self.reverse_matrix(), directed=True, indices=int(node[0]), limit=max(limit - off, 0.0) + 1e-9)
+        s = int(node[0])
+        # Only nodes whose straight-line cost from the new node is below their current cost can
+        # improve (network paths are never shorter than the straight line), so the search stops at
+        # the largest current cost among those: exact, and far smaller than the whole network.
+        crow = np.hypot(self.net.node_x - self.net.node_x[s], self.net.node_y - self.net.node_y[s])
+        lower = crow / self._max_speed_m_per_cost() + off
+        could = lower < state.cost
+        limit = float(state.cost[could].max()) if could.any() else 0.0
+        if not np.isfinite(limit):
+            limit = np.inf
+        d = dijkstra(self.reverse_matrix(), directed=True, indices=s, limit=max(limit - off, 0.0) + 1e-9)
         new = d + off
         better = new < state.cost
         k = state.facilities.ids.size

@@ -204,3 +204,23 @@ def test_cli_access_with_cumulative(tmp_path):
     near = t["gp_walk_min"] < 5
     assert (t.loc[near, "gp_walk_within_15min"] >= 1).all()
     assert len(t) == 343
+
+
+def test_incremental_add_exact_on_directed_time_graph():
+    rng = np.random.default_rng(0)
+    n = 60
+    x, y = rng.random(n) * 3000, rng.random(n) * 3000
+    u = rng.integers(0, n, 400)
+    v = rng.integers(0, n, 400)
+    keep = u != v
+    u, v = u[keep], v[keep]
+    length = np.hypot(x[u] - x[v], y[u] - y[v]) * rng.uniform(1.0, 1.5, u.size)
+    hw = rng.choice(["primary", "residential", "service"], u.size)
+    net = StreetNetwork("drive", x, y, u, v, length, hw)
+    m = AccessModel(net, metric="time")
+    st = m.solve(_fac(net, [(100, 100), (2900, 2900)]))
+    for px, py in ((1500, 1500), (200, 2800), (2999, 10)):
+        added = m.add_facility(st, px, py, facility_id=f"n{px}")
+        full = m.solve(added.facilities)
+        np.testing.assert_allclose(added.cost, full.cost)
+        np.testing.assert_array_equal(added.nearest, full.nearest)
