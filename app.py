@@ -157,6 +157,15 @@ place: placekit.Place = st.session_state["place"]
 cat = place.catalogue
 
 
+def map_with_legend(layers: list, lg: pl.Legend, *, key: str, view: object = None, height: int = 420,
+                    ratio: tuple[int, int] = (4, 1)) -> None:
+    """A map and its legend side by side."""
+    m, side = st.columns(list(ratio))
+    m.pydeck_chart(pl.deck(layers, view or CITY_VIEW_420), height=height, key=key)
+    with side:
+        legend(lg)
+
+
 def label(i: str) -> str:
     return f"{cat.row(i)['label']} [{i}]"
 
@@ -245,11 +254,8 @@ def render_loc() -> None:
     meta = cat.row(indicator)
     layer, lg = pl.choropleth(table, indicator, title=f"{meta['label']} ({meta['unit']})",
                               higher_is_worse=meta["direction"] != "higher_better", layer_id="locality")
-    mcol, lcol = st.columns([3, 1])
-    loc_view = pl.view_for(areas.loc[[code]], width_px=780, height_px=380)
-    mcol.pydeck_chart(pl.deck([*city_base(), layer, *top_layers(lvl)], loc_view), height=380, key="loc_map")
-    with lcol:
-        legend(lg)
+    map_with_legend([*city_base(), layer, *top_layers(lvl)], lg, key="loc_map", height=380, ratio=(3, 1),
+                    view=pl.view_for(areas.loc[[code]], width_px=780, height_px=380))
     prof = locality_profile(place, lvl, code)
     st.dataframe(prof["indicators"], width="stretch")
     st.write("Most and least served neighbourhoods:")
@@ -279,11 +285,7 @@ def render_types() -> None:
         ctab = ttable.join(res["confidence"].rename("confidence"))
         layer, lg = pl.choropleth(ctab, "confidence", title="Confidence (1 − own / next centre distance)",
                                   higher_is_worse=False, layer_id="types")
-    mcol, scol = st.columns([4, 1])
-    mcol.pydeck_chart(pl.deck([*city_base(), layer, *top_layers("lac")], CITY_VIEW_420),
-                      height=420, key="types_map")
-    with scol:
-        legend(lg)
+    map_with_legend([*city_base(), layer, *top_layers("lac")], lg, key="types_map")
     st.bar_chart(res["portraits"].drop(columns=["name", "n_areas", "population", "main_locality"]).T)
     st.dataframe(res["portraits"], width="stretch")
     st.caption(f"Stability: subsample adjusted Rand index {res['ari'].mean():.2f} "
@@ -320,11 +322,7 @@ def render_drivers() -> None:
                                                   "high exposure, moderate demand": 1.0}).fillna(0.0)
         flayer, flg = pl.choropleth(ftable, "flag_code", title="Flags (0 none, 1 high exposure / moderate "
                                     "demand, 2 demand above prediction)", k=3, layer_id="flags")
-        fm, fs = st.columns([4, 1])
-        fm.pydeck_chart(pl.deck([*city_base(), flayer, *top_layers("lac")], CITY_VIEW_420),
-                        height=420, key="flags_map")
-        with fs:
-            legend(flg)
+        map_with_legend([*city_base(), flayer, *top_layers("lac")], flg, key="flags_map")
         st.caption(r["caveat"])
 
 
@@ -354,11 +352,7 @@ def render_prev() -> None:
     ptable["tier_code"] = ptable["tier"].map(order)
     player, plg = pl.choropleth(ptable, "tier_code", title="Prevention tier (0 universal, 1 primary, "
                                 "2 secondary, 3 tertiary)", k=4, layer_id="tiers")
-    pm, ps = st.columns([4, 1])
-    pm.pydeck_chart(pl.deck([*city_base(), player, *top_layers("lac")], CITY_VIEW_420),
-                    height=420, key="tiers_map")
-    with ps:
-        legend(plg)
+    map_with_legend([*city_base(), player, *top_layers("lac")], plg, key="tiers_map")
     st.write(prev["tier"].value_counts().rename("neighbourhoods"))
     lac_pick = st.selectbox("Priorities within", list(place.localities["lac"].index), key="prev_lac")
     st.dataframe(prev[prev["locality"] == lac_pick].sort_values("rank_in_locality")
@@ -478,13 +472,9 @@ def render_scn() -> None:
                                 key="scn_show")
             ctable = place.table("lsoa", []).join(a[[show]])
             clayer, clg = pl.change_choropleth(ctable, show, title=show.replace("_", " "), layer_id="scn_change")
-            cm, cs = st.columns([4, 1])
             iso = scenario_isochrones(json.dumps(res.scenario, sort_keys=True), scn_demand, float(threshold))
-            cm.pydeck_chart(pl.deck([*city_base(), clayer, *top_layers("lac"), *iso],
-                                    pl.view_for(place.lsoa, width_px=560, height_px=420)),
-                            height=420, key="scn_map")
-            with cs:
-                legend(clg)
+            map_with_legend([*city_base(), clayer, *top_layers("lac"), *iso], clg, key="scn_map",
+                            view=pl.view_for(place.lsoa, width_px=560, height_px=420))
             newly = {c: int(a[c].sum()) for c in a if c.endswith("_people_newly_within")}
             prep = f" (first use: {prep_s:.1f} s to prepare the network and demand model)" if prep_s > 0.5 else ""
             st.success(f"Applied in {res.seconds:.2f} s{prep}. People newly within {threshold} min: "
