@@ -395,9 +395,27 @@ def render_scn() -> None:
                                                                        "disability_pct"], key="scn_demand")
         items = st.session_state.setdefault("scn_items", [])
         kind = st.selectbox("Intervention", list(INTERVENTIONS), key="scn_kind")
-        where = st.radio("Location by", ["postcode", "lon/lat", "neighbourhood"], horizontal=True, key="scn_where")
+        where = st.radio("Location by", ["postcode", "lon/lat", "neighbourhood", "click on map"], horizontal=True,
+                         key="scn_where")
         loc: dict = {}
-        if where == "postcode":
+        if where == "click on map":
+            pick_layer, _ = pl.choropleth(place.table("lsoa", ["imd2025_decile"]), "imd2025_decile",
+                                          title="IMD 2025 decile", higher_is_worse=False, layer_id="pick")
+            event = st.pydeck_chart(pl.deck([*city_base(), pick_layer, *top_layers("lac")],
+                                            pl.view_for(place.lsoa, width_px=480, height_px=300)),
+                                    height=300, key="scn_pick", on_select="rerun", selection_mode="single-object")
+            picked = (event.selection.get("objects", {}) or {}).get("pick", []) if event else []
+            if picked:
+                st.session_state["scn_picked"] = picked[0]["properties"]["code"] if "properties" in picked[0] \
+                    else picked[0].get("code")
+            code = st.session_state.get("scn_picked")
+            if code in place.lsoa.index:
+                pt = place.lsoa.loc[[code]].geometry.representative_point().iloc[0]
+                loc = {"x": float(pt.x), "y": float(pt.y)}
+                st.caption(f"Picked {place.lsoa.loc[code, 'area_name']} ({code}), {place.lsoa.loc[code, 'ward_name']}")
+            else:
+                st.caption("Click a neighbourhood on the map (coloured by IMD 2025 decile; darker = less deprived).")
+        elif where == "postcode":
             loc = {"postcode": st.text_input("Postcode", "S2 1AA", key="scn_pc")}
         elif where == "lon/lat":
             a, b = st.columns(2)

@@ -156,3 +156,15 @@ def test_export_section(at):
     labels = [b.label for b in at.get("download_button")]
     assert {"Current table (CSV)", "Current table (GeoJSON)", "Current table (GeoPackage)",
             "Current map (HTML)"} <= set(labels)
+
+
+def test_scenario_location_by_map_click(at):
+    _go(at, "Scenarios")
+    at.radio(key="scn_where").set_value("click on map").run()
+    assert not at.exception
+    ids = [layer["id"] for layer in _deck(at)["layers"]]
+    assert "pick" in ids
+    # AppTest cannot click a canvas; the selection the chart returns is handled like this:
+    at.session_state["scn_picked"] = "E01007919"
+    at.run()
+    assert any("Picked Sheffield 069C" in c.value for c in at.caption)

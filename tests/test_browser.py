@@ -166,6 +166,23 @@ def test_map_keeps_view_when_widgets_change(page):
     assert abs(after - zoomed) < 0.05, (before, zoomed, after)
 
 
+def test_scenario_location_by_clicking_the_map(page):
+    page.get_by_text("Scenarios", exact=True).click()
+    _wait_idle(page)
+    page.get_by_text("click on map", exact=True).click()
+    _wait_idle(page)
+    page.wait_for_timeout(5000)  # let deck.gl finish loading before it can pick
+    box = page.locator("canvas").first.bounding_box()
+    x, y = box["x"] + box["width"] * 0.62, box["y"] + box["height"] * 0.55
+    page.mouse.move(x, y)
+    page.wait_for_timeout(500)
+    page.mouse.click(x, y)
+    page.get_by_text("Picked Sheffield").wait_for(timeout=30_000)
+    page.screenshot(path=str(ARTIFACTS / "scenario_pick.png"))
+    page.get_by_text("postcode", exact=True).click()
+    _wait_idle(page)
+
+
 def test_scenario_tab_in_browser(page):
     page.get_by_text("Scenarios", exact=True).click()
     _wait_idle(page)
