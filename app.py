@@ -387,8 +387,8 @@ def render_prev() -> None:
 def render_scn() -> None:
     place: placekit.Place = st.session_state["place"]
     st.write("Build a scenario from one or more interventions, apply it, and see what changes on the walk "
-             "network. Locations: a postcode, lon/lat, or the neighbourhood picked below (its "
-             "population-weighted centre).")
+             "network. Locations: a postcode, lon/lat, a neighbourhood from the list, or a neighbourhood "
+             "clicked on the map (a point inside it).")
     left, right = st.columns([2, 3], gap="large")
     with left:
         scn_demand = st.selectbox("Demand model for predicted change", ["bad_health_pct", "acute_morbidity_2025",

@@ -22,7 +22,7 @@ from placekit.errors import DataError
 from placekit.harmonise import lsoa11_to_lsoa21
 from placekit.localities import RESIDENTIAL_GRID, assign_by_residential_cells
 
-__all__ = ["LEVELS", "Place", "aggregate", "load_place"]
+__all__ = ["LEVELS", "Place", "aggregate", "city_value", "load_place"]
 
 #: Locality levels, from finest to coarsest. ``lsoa`` is the base unit.
 LEVELS = ("lsoa", "neighbourhood", "ward", "lac")
@@ -62,6 +62,9 @@ class Place:
         The indicator catalogue, including indicators added by the user.
     lookup11
         The ONS LSOA 2011 -> 2021 lookup for the city.
+    population11
+        Population of each LSOA 2011 (IoD 2019 denominators, mid-2015), used to
+        weight merges when 2011-coded data are converted.
     suppress
         Disclosure control: ``{indicator id: id of the uploaded count it is
         built from}``. Counts from 1 to ``min_count - 1`` are suppressed.
@@ -76,6 +79,7 @@ class Place:
     weights: pd.DataFrame
     catalogue: Catalogue
     lookup11: pd.DataFrame
+    population11: pd.Series | None = None
     suppress: dict[str, str] = field(default_factory=dict)
     min_count: int = 5
     layers: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
@@ -172,6 +176,23 @@ def _check_level(level: str) -> None:
     if level not in LEVELS:
         msg = f"level must be one of {list(LEVELS)}; got {level!r}."
         raise DataError(msg)
+
+
+def city_value(place: Place, indicator_id: str) -> float:
+    """
+    The whole city's value of an indicator, aggregated from LSOAs by its kind.
+
+    Counts are summed; everything else is the mean weighted by the indicator's
+    own weight (its denominator), so a city rate is sum of numerators / sum of
+    denominators.
+    """
+    meta = place.catalogue.row(indicator_id)
+    v = place.indicators[indicator_id].astype(float)
+    if meta["aggregation"] == "sum":
+        return float(v.sum(min_count=1))
+    w = place.weights[meta["weight"] or "population"].astype(float)
+    ok = v.notna() & w.notna()
+    return float((v[ok] * w[ok]).sum() / w[ok].sum())
 
 
 def aggregate(place: Place, ids: list[str], level: str) -> pd.DataFrame:
@@ -302,7 +323,7 @@ def _brownfield(data: Path, lsoa: gpd.GeoDataFrame) -> pd.Series:
 
 
 def _build_indicators(place_data: Path, lsoa: gpd.GeoDataFrame, catalogue: Catalogue,
-                      lookup11: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+                      lookup11: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
     idx = lsoa.index
     census = pack.read_table(place_data, CENSUS_LSOA).set_index("LSOA21CD").reindex(idx)
     values, dens = _census_indicators(place_data, catalogue, census)
@@ -351,7 +372,7 @@ def _build_indicators(place_data: Path, lsoa: gpd.GeoDataFrame, catalogue: Catal
     weights["population"] = population
     weights["households"] = census["ts0110001"].astype(float)
     weights["area_km2"] = lsoa["area_km2"]
-    return indicators, weights
+    return indicators, weights, iod19["pop_total_mid2015"].astype(float)
 
 
 def load_place(path: str | Path | None = None, *, catalogue: Catalogue | None = None) -> Place:
@@ -401,11 +422,11 @@ def load_place(path: str | Path | None = None, *, catalogue: Catalogue | None = 
         raise DataError(msg)
     lsoa["lac_name"] = lsoa["lac_code"].map(localities["lac"]["area_name"])
     t2 = time.perf_counter()
-    indicators, weights = _build_indicators(data, lsoa, cat, lookup11)
+    indicators, weights, population11 = _build_indicators(data, lsoa, cat, lookup11)
     t3 = time.perf_counter()
     lsoa["population"] = weights["population"]
     place = Place(data_dir=data, lsoa=lsoa, localities=localities, indicators=indicators,
-                  weights=weights, catalogue=cat, lookup11=lookup11)
+                  weights=weights, catalogue=cat, lookup11=lookup11, population11=population11)
     place.timings_s = {"boundaries": t1 - t0, "assignment": t2 - t1, "indicators": t3 - t2,
                        "total": time.perf_counter() - t0}
     if np.isclose(weights["population"].sum(), 0):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from placekit.place import Place
+from placekit.place import Place, city_value
 
 __all__ = ["PROFILE_INDICATORS", "locality_profile"]
 
@@ -27,15 +27,12 @@ def locality_profile(place: Place, level: str, code: str, *, indicators: list[st
     """
     ids = [i for i in (indicators or PROFILE_INDICATORS) if i in place.indicators.columns]
     t = place.table(level, ids)
-    city = place.table("lac", ids)  # city value: population-weighted over all LACs
     rows = []
     for i in ids:
         meta = place.catalogue.row(i)
         worse_high = meta["direction"] != "higher_better"
         rank = t[i].rank(ascending=not worse_high, method="min")
-        w = city["population"]
-        city_value = float((city[i] * w).sum() / w.sum()) if meta["aggregation"] != "sum" else float(city[i].sum())
-        rows.append({"indicator": meta["label"], "value": t.loc[code, i], "city": city_value,
+        rows.append({"indicator": meta["label"], "value": t.loc[code, i], "city": city_value(place, i),
                      "rank among localities (1 = worst)": f"{int(rank[code])} of {len(t)}"})
     access = "gp_walk_min" if "gp_walk_min" in place.indicators else "road_distance_gp_2019_km"
     mine = place.lsoa.index[place.codes(level) == code]

@@ -270,7 +270,8 @@ def add_table(
     counts = [c for c, k in kinds.items() if k == "count"]
     pop = place.weights["population"]
     if vintage == "2011":
-        w11 = place.lookup11.groupby("LSOA11CD")["LSOA21CD"].first().map(pop)
+        w11 = (place.population11 if place.population11 is not None
+               else place.lookup11.groupby("LSOA11CD")["LSOA21CD"].first().map(pop))
         table = lsoa11_to_lsoa21(table, place.lookup11, weight11=w11, population21=pop,
                                  count_columns=counts)
     values, metas, supp = {}, {}, {}

@@ -115,3 +115,11 @@ def test_layers_carry_attribution(place):
     assert any("OpenStreetMap" in a for a in place.attributions)
     # active GP practices in the city per PROVENANCE: 74
     assert int(gp["in_city"].sum()) == 74
+
+
+def test_city_value_is_ratio_of_sums(place, pack_dir):
+    from placekit.place import city_value
+
+    raw = pd.read_parquet(pack_dir / "census/census2021_sheffield_lsoa21_selected_tables_sum_of_oa.parquet")
+    assert city_value(place, "no_car_pct") == pytest.approx(100 * raw["ts0450002"].sum() / raw["ts0450001"].sum())
+    assert city_value(place, "population") == pytest.approx(556_512)

@@ -155,3 +155,12 @@ def test_points_invalid_geometry(place, tmp_path):
     gpd.GeoDataFrame(geometry=[bow], crs="EPSG:27700").to_file(tmp_path / "b.gpkg", driver="GPKG")
     with pytest.raises(DataError, match="invalid geometry"):
         add_points(place, tmp_path / "b.gpkg")
+
+
+def test_2011_rates_weighted_by_2011_population(place):
+    body = b"lsoa_code,rate\nE01007859,1.5\nE01007860,4.5\n"
+    new = add_table(place, body, name="r.csv", kind="rate")
+    w = place.population11
+    exp = (1.5 * w["E01007859"] + 4.5 * w["E01007860"]) / (w["E01007859"] + w["E01007860"])
+    assert new.indicators.loc["E01034843", "user_rate"] == pytest.approx(exp)
+    assert w["E01007859"] != w["E01007860"]  # so equal weights would fail
