@@ -18,7 +18,7 @@ import placekit
 from placekit import layers as pl
 from placekit.accessibility import access_indicators
 from placekit.clustering import DEFAULT_VARIABLES, choose_k, cluster_place, stability
-from placekit.drivers import DEFAULT_DRIVERS, explain_demand, fit_demand_ensemble
+from placekit.drivers import DEFAULT_DRIVERS, explain_demand, fit_demand_ensemble, flag_category
 from placekit.errors import PlacekitError
 from placekit.export import write_table
 from placekit.place import LEVEL_LABELS
@@ -112,23 +112,9 @@ def sensitivity(demand: str, weights: tuple, rules: tuple) -> pd.DataFrame:
 
 @st.cache_resource(show_spinner=False)
 def scenario_isochrones(scenario_json: str, demand: str, threshold_min: float) -> list:
-    """Walk isochrones (threshold minutes) around each added or moved facility."""
-    from placekit.accessibility import isochrone
-
-    eng = scenario_engine(demand)
-    polys = []
-    for it in json.loads(scenario_json)["interventions"]:
-        if it["type"] in ("add_facility", "move_facility"):
-            x, y = eng.locate(it)
-            metres = threshold_min * eng.model.walk_speed_kmh * 1000 / 60
-            polys.append(isochrone(eng.model, x, y, max_cost=metres))
-    if not polys:
-        return []
-    import geopandas as gpd
-
-    g = gpd.GeoDataFrame({"name": [f"{threshold_min:g}-minute walk"] * len(polys)}, geometry=polys, crs="EPSG:27700")
-    g.attrs["label"] = "walk isochrone"
-    return [pl.point_layer(g, "isochrone")]
+    """Walk isochrones around each added or moved facility, as a map layer."""
+    iso = scenario_engine(demand).isochrones(json.loads(scenario_json), threshold_min=threshold_min)
+    return [pl.point_layer(iso, "isochrone")] if len(iso) else []
 
 
 def with_access(place: placekit.Place) -> placekit.Place:
@@ -279,8 +265,9 @@ def render_types() -> None:
     ttable = place.table("lsoa", []).join(res["labels"].rename("type"))
     colour_by = st.radio("Colour by", ["type", "confidence"], horizontal=True, key="types_colour")
     if colour_by == "type":
-        layer, lg = pl.choropleth(ttable.assign(type=ttable["type"].astype(float)), "type",
-                                  title="Neighbourhood type", k=k, layer_id="types")
+        names = res["portraits"]["name"]
+        ttable["type_name"] = [f"{t}: {names[t]}" for t in ttable["type"]]
+        layer, lg = pl.categorical(ttable, "type_name", title="Neighbourhood type", layer_id="types")
     else:
         ctab = ttable.join(res["confidence"].rename("confidence"))
         layer, lg = pl.choropleth(ctab, "confidence", title="Confidence (1 − own / next centre distance)",
@@ -314,14 +301,10 @@ def render_drivers() -> None:
                             format_func=lambda c: f"{place.lsoa.loc[c, 'area_name']} ({c})")
         contrib = areas_r.loc[pick, [c for c in areas_r.columns if c.startswith("contrib_")]]
         st.bar_chart(contrib.rename(lambda c: c.removeprefix("contrib_")))
-        flags = areas_r.assign(flag=areas_r["flag_above_prediction"].map({True: "demand above prediction", False: ""})
-                               + areas_r["flag_high_exposure_moderate_demand"].map(
-                                   {True: "high exposure, moderate demand", False: ""}))
-        ftable = place.table("lsoa", []).join(flags[["flag"]])
-        ftable["flag_code"] = ftable["flag"].map({"demand above prediction": 2.0,
-                                                  "high exposure, moderate demand": 1.0}).fillna(0.0)
-        flayer, flg = pl.choropleth(ftable, "flag_code", title="Flags (0 none, 1 high exposure / moderate "
-                                    "demand, 2 demand above prediction)", k=3, layer_id="flags")
+        ftable = place.table("lsoa", []).join(flag_category(areas_r).rename("flag"))
+        flayer, flg = pl.categorical(ftable, "flag", title="Flags", layer_id="flags", colours={
+            "demand above prediction": (203, 24, 29), "high exposure, moderate demand": (253, 141, 60),
+            "no flag": (235, 235, 235)})
         map_with_legend([*city_base(), flayer, *top_layers("lac")], flg, key="flags_map")
         st.caption(r["caveat"])
 
@@ -348,10 +331,7 @@ def render_prev() -> None:
     r = drivers_for(p_demand)
     prev = prevention_table(place, r, rules=rules, weights=weights)
     ptable = place.table("lsoa", []).join(prev[["tier", "reason"]])
-    order = {"universal": 0.0, "primary": 1.0, "secondary": 2.0, "tertiary": 3.0}
-    ptable["tier_code"] = ptable["tier"].map(order)
-    player, plg = pl.choropleth(ptable, "tier_code", title="Prevention tier (0 universal, 1 primary, "
-                                "2 secondary, 3 tertiary)", k=4, layer_id="tiers")
+    player, plg = pl.categorical(ptable, "tier", title="Prevention tier", colours=pl.TIER_RGB, layer_id="tiers")
     map_with_legend([*city_base(), player, *top_layers("lac")], plg, key="tiers_map")
     st.write(prev["tier"].value_counts().rename("neighbourhoods"))
     lac_pick = st.selectbox("Priorities within", list(place.localities["lac"].index), key="prev_lac")

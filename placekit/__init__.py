@@ -6,12 +6,32 @@ target prevention. Every result is an area-level association, never an
 individual's risk.
 """
 
-from placekit import catalogue, config, disclosure, errors, harmonise, pack, place, userdata
+from placekit import (
+    accessibility,
+    catalogue,
+    clustering,
+    config,
+    disclosure,
+    drivers,
+    errors,
+    export,
+    harmonise,
+    layers,
+    network,
+    pack,
+    place,
+    profile,
+    report,
+    scenarios,
+    targeting,
+    userdata,
+)
 from placekit.catalogue import Catalogue, load_catalogue
 from placekit.errors import CRSError, DataError, PlacekitError, SchemaError
 from placekit.place import LEVELS, Place, load_place
 
 __all__ = [
+    "AREA_LEVEL_CAVEAT",
     "LEVELS",
     "CRSError",
     "Catalogue",
@@ -19,15 +39,25 @@ __all__ = [
     "Place",
     "PlacekitError",
     "SchemaError",
+    "accessibility",
     "catalogue",
+    "clustering",
     "config",
     "disclosure",
+    "drivers",
     "errors",
+    "export",
     "harmonise",
+    "layers",
     "load_catalogue",
     "load_place",
+    "network",
     "pack",
     "place",
+    "profile",
+    "report",
+    "scenarios",
+    "targeting",
     "userdata",
 ]
 

@@ -33,7 +33,7 @@ from placekit.errors import DataError
 
 __all__ = [
     "DEFAULT_DRIVERS", "DemandEnsemble", "DemandModel", "DriverResult", "driver_groups", "explain_demand",
-    "fit_demand_ensemble",
+    "fit_demand_ensemble", "flag_category",
 ]
 
 CAVEAT = "Area-level association, not individual risk and not proof of cause."
@@ -283,6 +283,18 @@ def explain_demand(place: object, demand: str, *, drivers: list[str] | None = No
     return DriverResult(scores=pd.Series(scores, name="heldout_r2"), importance=importance,
                         groups=dgroups, areas=areas, morans_i=mi, best=best, demand=demand,
                         seconds=time.perf_counter() - t0, caveat=CAVEAT)
+
+
+def flag_category(areas: pd.DataFrame) -> pd.Series:
+    """
+    One label per area from the two flags of :func:`explain_demand`.
+
+    ``"demand above prediction"``, ``"high exposure, moderate demand"`` or ``"no flag"``.
+    """
+    out = pd.Series("no flag", index=areas.index)
+    out[areas["flag_high_exposure_moderate_demand"]] = "high exposure, moderate demand"
+    out[areas["flag_above_prediction"]] = "demand above prediction"
+    return out
 
 
 def _exposure(place: object, X: pd.DataFrame) -> pd.Series:

@@ -30,6 +30,7 @@ __all__ = [
     "Legend",
     "base_layers",
     "bivariate_classes",
+    "categorical",
     "change_choropleth",
     "choropleth",
     "deck",
@@ -217,6 +218,39 @@ def change_choropleth(table: gpd.GeoDataFrame, column: str, *, title: str, lower
                       stroked=True, get_fill_color="properties.fill", get_line_color=[255, 255, 255, 160],
                       line_width_min_pixels=0.5)
     return layer, Legend(title, "change; each direction in up to 3 quantile classes of its size", entries)
+
+
+#: A qualitative palette (ColorBrewer Set2 + Dark2) for categories such as neighbourhood types.
+QUALITATIVE = [(102, 194, 165), (252, 141, 98), (141, 160, 203), (231, 138, 195), (166, 216, 84),
+               (255, 217, 47), (229, 196, 148), (27, 158, 119), (217, 95, 2), (117, 112, 179),
+               (231, 41, 138), (102, 166, 30)]
+#: Prevention tiers, from most to least targeted (the HTML report uses the same colours).
+TIER_RGB = {"tertiary": (178, 24, 43), "secondary": (239, 138, 98), "primary": (253, 219, 199),
+            "universal": (224, 224, 224)}
+
+
+def categorical(table: gpd.GeoDataFrame, column: str, *, title: str, colours: dict[str, tuple[int, int, int]] | None = None,
+                layer_id: str = "categories") -> tuple[pdk.Layer, Legend]:
+    """
+    A filled polygon layer with one colour per category of ``column`` (strings), and a legend naming them.
+
+    Categories keep the order of ``colours`` when given, else sorted order with :data:`QUALITATIVE`.
+    """
+    cats = table[column].astype("string")
+    names = list(colours) if colours else sorted(c for c in cats.dropna().unique())
+    pal = colours or {c: QUALITATIVE[i % len(QUALITATIVE)] for i, c in enumerate(names)}
+    g = _to_display(table[["area_name", "geometry"]], DISPLAY_SIMPLIFY_M)
+    g["fill"] = [list(pal.get(str(c), MISSING)) + [200] if pd.notna(c) else list(MISSING) + [120] for c in cats]
+    g["value"] = cats.fillna("missing").astype(str).to_numpy()
+    g["rank"], g["locality"] = "", ""
+    g["code"] = g.index.astype(str)
+    g["name"] = g["area_name"].astype(str)
+    data = g[["geometry", "fill", "value", "rank", "locality", "code", "name"]]
+    layer = pdk.Layer("GeoJsonLayer", data=data.__geo_interface__, id=layer_id, pickable=True, filled=True,
+                      stroked=False, get_fill_color="properties.fill")
+    counts = cats.value_counts()
+    entries = [(f"{c} ({int(counts.get(c, 0))})", pal[c]) for c in names]
+    return layer, Legend(title, "categories (number of areas)", entries)
 
 
 def bivariate_classes(a: pd.Series, b: pd.Series) -> pd.Series:

@@ -16,12 +16,13 @@ import numpy as np
 import pandas as pd
 
 from placekit.errors import DataError
+from placekit.layers import TIER_RGB
 from placekit.place import LEVEL_LABELS, Place
 from placekit.profile import locality_profile
 
 __all__ = ["TIER_COLOURS", "locality_report", "svg_map"]
 
-TIER_COLOURS = {"tertiary": "#b2182b", "secondary": "#ef8a62", "primary": "#fddbc7", "universal": "#e0e0e0"}
+TIER_COLOURS = {tier: "#{:02x}{:02x}{:02x}".format(*rgb) for tier, rgb in TIER_RGB.items()}
 
 
 def svg_map(areas: gpd.GeoDataFrame, colours: pd.Series, *, width_px: int = 520,

@@ -249,6 +249,28 @@ class ScenarioEngine:
         msg = f"Intervention {item} has no location (lon/lat, x/y or postcode)."
         raise DataError(msg)
 
+    def isochrones(self, scenario: dict[str, object], *, threshold_min: float | None = None) -> gpd.GeoDataFrame:
+        """
+        The area within ``threshold_min`` of each added or moved facility, as polygons (EPSG:27700).
+
+        ``threshold_min`` defaults to the scenario's own threshold.
+        """
+        from placekit.accessibility import isochrone
+
+        sc = validate_scenario(scenario)
+        minutes = float(threshold_min if threshold_min is not None else sc["threshold_min"])  # type: ignore[arg-type]
+        cost = minutes * self.model.walk_speed_kmh * 1000 / 60 if self.model.metric == "length" else minutes
+        rows = []
+        for it in sc["interventions"]:  # type: ignore[union-attr]
+            if it["type"] in ("add_facility", "move_facility"):
+                x, y = self.locate(it)
+                rows.append({"name": f"{minutes:g}-minute {self.mode} from {it.get('name', it['facility'])}",
+                             "geometry": isochrone(self.model, x, y, max_cost=cost)})
+        out = gpd.GeoDataFrame(rows, geometry="geometry", crs=WORKING_CRS) if rows else gpd.GeoDataFrame(
+            {"name": []}, geometry=[], crs=WORKING_CRS)
+        out.attrs["label"] = f"{minutes:g}-minute {self.mode} isochrone"
+        return out
+
     def _minutes(self, cost: np.ndarray) -> np.ndarray:
         return cost / (self.model.walk_speed_kmh * 1000.0 / 60.0) if self.model.metric == "length" else cost
 

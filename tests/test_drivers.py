@@ -91,3 +91,12 @@ def test_contiguous_variant_gives_connected_clusters(place):
         sub = W[idx][:, idx]
         n_comp, _ = csg.connected_components(sub, directed=False)
         assert n_comp == 1
+
+
+def test_flag_category_precedence():
+    from placekit.drivers import flag_category
+
+    a = pd.DataFrame({"flag_above_prediction": [True, False, False, True],
+                      "flag_high_exposure_moderate_demand": [False, True, False, True]})
+    assert flag_category(a).tolist() == ["demand above prediction", "high exposure, moderate demand", "no flag",
+                                         "demand above prediction"]

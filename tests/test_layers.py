@@ -103,3 +103,12 @@ def test_change_map_classes():
     fills = {f["properties"]["code"]: f["properties"]["fill"][:3] for f in layer.data["features"]}
     assert fills["c0"] == list(pl.NO_CHANGE)
     assert fills["c6"] == list(pl.BETTER[-1]) and fills["c7"] in [list(c) for c in pl.WORSE]
+
+
+def test_categorical_legend_names_categories():
+    t = _grid([1.0, 2, 3])
+    t["tier"] = ["tertiary", "primary", "tertiary"]
+    layer, lg = pl.categorical(t, "tier", title="Tier", colours=pl.TIER_RGB)
+    assert [e[0] for e in lg.entries] == ["tertiary (2)", "secondary (0)", "primary (1)", "universal (0)"]
+    fills = [f["properties"]["fill"][:3] for f in layer.data["features"]]
+    assert fills[0] == list(pl.TIER_RGB["tertiary"]) and fills[1] == list(pl.TIER_RGB["primary"])

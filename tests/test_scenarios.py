@@ -103,3 +103,15 @@ def test_cli_scenario(tmp_path, capsys):
     t = pd.read_csv(tmp_path / "o.csv")
     assert {"area_code", "gp_min_base", "gp_min_scn", "gp_min_change"} <= set(t.columns)
     assert len(t) == 7
+
+
+def test_isochrones_of_added_facility(engine):
+    from shapely.geometry import Point
+
+    iso = engine.isochrones(_sc({"type": "add_facility", "facility": "gp", **GP_SITE}), threshold_min=10)
+    assert len(iso) == 1 and iso.crs.to_epsg() == 27700
+    x, y = engine.locate(GP_SITE)
+    poly = iso.geometry.iloc[0]
+    assert poly.contains(Point(x, y))
+    radius_m = 10 * 80  # 10 minutes at 4.8 km/h
+    assert poly.area < np.pi * (radius_m + 25) ** 2  # never beyond the straight-line reach (plus buffer)
