@@ -273,8 +273,13 @@ def render_types() -> None:
         layer, lg = pl.choropleth(ctab, "confidence", title="Confidence (1 − own / next centre distance)",
                                   higher_is_worse=False, layer_id="types")
     map_with_legend([*city_base(), layer, *top_layers("lac")], lg, key="types_map")
-    st.bar_chart(res["portraits"].drop(columns=["name", "n_areas", "population", "main_locality"]).T)
-    st.dataframe(res["portraits"], width="stretch")
+    portraits = res["portraits"]
+    which = st.selectbox("Pen portrait of type", list(portraits.index), key="portrait",
+                         format_func=lambda t: f"{t}: {portraits.loc[t, 'name']}")
+    index = portraits.drop(columns=["name", "n_areas", "population", "main_locality"]).loc[which]
+    st.bar_chart(index.rename("index (city = 100)").rename_axis("variable").reset_index(), x="variable",
+                 y="index (city = 100)", horizontal=True, sort="-index (city = 100)")
+    st.dataframe(portraits, width="stretch")
     st.caption(f"Stability: subsample adjusted Rand index {res['ari'].mean():.2f} "
                f"(min {res['ari'].min():.2f}) over {len(res['ari'])} runs; median per-neighbourhood "
                f"agreement {res['stability'].median():.2f}; median confidence "
@@ -292,7 +297,7 @@ def render_drivers() -> None:
         r = drivers_for(demand)
         st.markdown("Held-out R² (cross-validated, whole LACs held out): "
                     + ", ".join(f"{k_}: {v:.2f}" for k_, v in r["scores"].items()))
-        st.bar_chart(r["importance"]["importance"])
+        st.bar_chart(r["importance"].reset_index(), x="group", y="importance", horizontal=True, sort="-importance")
         st.dataframe(r["importance"], width="stretch")
         st.write(f"Moran's I of residuals: {r['morans_i']['I']:.2f} (p = {r['morans_i']['p_sim']:.3f}); "
                  "a clear positive value means something spatial is missing from the drivers.")
