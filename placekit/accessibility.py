@@ -35,6 +35,7 @@ import shapely
 from scipy.sparse.csgraph import dijkstra
 
 from placekit import pack
+from placekit._validate import require_projected
 from placekit.errors import DataError
 from placekit.localities import RESIDENTIAL_GRID
 from placekit.network import WALK_SPEED_KMH, StreetNetwork, load_network, pack_network_path
@@ -92,9 +93,7 @@ def facilities_from_layer(net: StreetNetwork, layer: gpd.GeoDataFrame, *, name: 
 
     Polygons are reached at their edge (see the module notes).
     """
-    if layer.crs is None or not layer.crs.is_projected:
-        msg = f"Facility layer {name!r} must be in EPSG:27700 (metres); got {layer.crs}."
-        raise DataError(msg)
+    require_projected(layer, name=f"Facility layer {name!r}")
     geoms = layer.geometry.to_numpy()
     id_col = next((c for c in ("id", "org_code") if c in layer.columns), None)
     ids = (layer[id_col].astype(str).to_numpy() if id_col

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
+from placekit._validate import require_columns
 from placekit.errors import DataError
 
 __all__ = [
@@ -72,10 +73,7 @@ def assign_tiers(table: pd.DataFrame, *, demand: str = "demand", predicted: str 
         ``tier`` and ``reason``, plus the three percentiles, indexed like ``table``.
     """
     r = rules or TierRules()
-    missing = [c for c in (demand, predicted, exposure) if c not in table.columns]
-    if missing:
-        msg = f"assign_tiers needs column(s) {missing}; columns present: {list(table.columns)}."
-        raise DataError(msg)
+    require_columns(table, (demand, predicted, exposure), name="assign_tiers' table")
     d, p, e = _pct(table[demand]), _pct(table[predicted]), _pct(table[exposure])
     tier = pd.Series("universal", index=table.index)
     reason = pd.Series("no rule met: universal offer", index=table.index)

@@ -224,3 +224,11 @@ def test_incremental_add_exact_on_directed_time_graph():
         full = m.solve(added.facilities)
         np.testing.assert_allclose(added.cost, full.cost)
         np.testing.assert_array_equal(added.nearest, full.nearest)
+
+
+def test_facility_layer_in_degrees_is_refused(walk_net):
+    from placekit.errors import CRSError
+
+    pts = gpd.GeoDataFrame(geometry=[Point(-1.47, 53.38)], crs="EPSG:4326")
+    with pytest.raises(CRSError, match=r"Facility layer 'x' is in EPSG:4326 \(degrees\)"):
+        facilities_from_layer(walk_net, pts, name="x")

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from placekit.errors import DataError
+from placekit.errors import DataError, SchemaError
 from placekit.targeting import (
     TierRules,
     assign_tiers,
@@ -36,7 +36,7 @@ def test_tiers_follow_rules_on_handmade_table():
 def test_bad_rules_and_columns():
     with pytest.raises(DataError, match="demand_high must be a percentile"):
         TierRules(demand_high=120)
-    with pytest.raises(DataError, match=r"needs column\(s\) \['exposure'\]"):
+    with pytest.raises(SchemaError, match=r"assign_tiers' table is missing column\(s\) \['exposure'\]"):
         assign_tiers(pd.DataFrame({"demand": [1], "predicted": [1]}))
 
 
