@@ -117,6 +117,28 @@ def scenario_isochrones(scenario_json: str, demand: str, threshold_min: float) -
     return [pl.point_layer(iso, "isochrone")] if len(iso) else []
 
 
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+@st.cache_resource(show_spinner=False)
+def static_base(level: str) -> tuple[list, list]:
+    """The base layers under and over the main map, served as files so the browser keeps them."""
+    return pl.to_static(city_base(), STATIC_DIR), pl.to_static(top_layers(level), STATIC_DIR)
+
+
+def static_areas(place: placekit.Place, level: str) -> str:
+    """File (under static/) with this place's areas and indicators at ``level``; written once per place."""
+    written = st.session_state.setdefault("static_areas", {})
+    key = (level, id(place), tuple(place.indicators.columns))
+    if key not in written:
+        ids = list(place.indicators.columns)
+        table = place.table(level, ids)
+        worse = {i: place.catalogue.row(i)["direction"] != "higher_better" for i in ids}
+        written[key] = pl.write_static_areas(table, STATIC_DIR, higher_is_worse=worse,
+                                             locality=place.lsoa["ward_name"] if level == "lsoa" else None)
+    return written[key]
+
+
 def with_access(place: placekit.Place) -> placekit.Place:
     if "gp_walk_min" in place.indicators.columns:
         return place
@@ -192,18 +214,20 @@ def render_map() -> None:
         st.error(str(err))
         st.stop()
     meta = cat.row(indicator)
-    loc_names = place.lsoa["ward_name"] if level == "lsoa" else None
+    title = f"{meta['label']} ({meta['unit']})"
+    tooltip = None
     if bi and driver:
         layer, lg = pl.bivariate(table, indicator, driver, title=f"{meta['label']} × {cat.row(driver)['label']}")
     else:
-        layer, lg = pl.choropleth(table, indicator, title=f"{meta['label']} ({meta['unit']})", scheme=scheme,
-                                  locality=loc_names, higher_is_worse=meta["direction"] != "higher_better")
+        # geometry goes to the browser once (a static file); a rerun sends only the class breaks
+        url = f"app/static/{static_areas(place, level)}"
+        layer, lg, tooltip = pl.static_choropleth(url, table[indicator], indicator, title=title, scheme=scheme)
     extra = [pl.point_layer(place.layer(o), o) for o in overlays]
     view = st.session_state.get("view") or pl.view_for(place.lsoa)
     m, side = st.columns([4, 1])
     with m:
-        deck = pl.deck([*city_base(), layer, *top_layers(level), *extra], view)
-        st.pydeck_chart(deck, height=560, key="map")
+        under, over = static_base(level)
+        st.pydeck_chart(pl.deck([*under, layer, *over, *extra], view, tooltip=tooltip), height=560, key="map")
     with side:
         legend(lg)
         for o in overlays:
@@ -213,7 +237,8 @@ def render_map() -> None:
                f"Aggregation: {table.attrs['notes'].get(indicator, '')}. {placekit.AREA_LEVEL_CAVEAT}")
     st.caption(" · ".join(place.attributions))
     st.session_state["current_table"] = table
-    st.session_state["current_deck"] = deck
+    st.session_state["current_map"] = dict(level=level, indicator=indicator, scheme=scheme, title=title,
+                                           higher_is_worse=meta["direction"] != "higher_better")
 
 
 
@@ -536,10 +561,14 @@ def render_export() -> None:
             g = write_table(table, Path(tmp) / "placekit_table.gpkg")
             st.download_button("Current table (GeoPackage)", g.read_bytes(), file_name="placekit_table.gpkg",
                                key="dl_gpkg")
-        deck = st.session_state.get("current_deck")
-        if deck is not None:
-            st.download_button("Current map (HTML)", pl.map_html(deck, attributions=place.attributions).encode(), file_name="placekit_map.html",
-                               key="dl_html")
+        cur = st.session_state.get("current_map")
+        if cur is not None:  # the exported map carries its data inline, so it works from a file
+            layer, _lg = pl.choropleth(table, cur["indicator"], title=cur["title"], scheme=cur["scheme"],
+                                       higher_is_worse=cur["higher_is_worse"])
+            deck = pl.deck([*pl.base_layers(place.data_dir), layer, *top_layers(cur["level"])],
+                           pl.view_for(place.lsoa))
+            st.download_button("Current map (HTML)", pl.map_html(deck, attributions=place.attributions).encode(),
+                               file_name="placekit_map.html", key="dl_html")
         st.caption(" · ".join(place.attributions))
 
 

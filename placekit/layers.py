@@ -33,6 +33,10 @@ __all__ = [
     "categorical",
     "change_choropleth",
     "choropleth",
+    "classify",
+    "static_choropleth",
+    "to_static",
+    "write_static_areas",
     "deck",
     "fisher_jenks_breaks",
     "map_html",
@@ -133,41 +137,63 @@ def fisher_jenks_breaks(values: np.ndarray, k: int, *, max_n: int = 3000) -> lis
     return sorted(bounds)
 
 
-def choropleth(table: gpd.GeoDataFrame, column: str, *, title: str, k: int = 5,
-               scheme: str = "quantiles", locality: pd.Series | None = None,
-               higher_is_worse: bool = True, layer_id: str = "choropleth") -> tuple[pdk.Layer, Legend]:
+def classify(values: pd.Series, *, k: int = 5, scheme: str = "quantiles"
+             ) -> tuple[list[float], list[tuple[int, int, int]], pd.Series, Legend]:
     """
-    A filled polygon layer coloured by class of ``column``, with tooltip and legend.
+    Class breaks, colours and class of every value, with the legend entries.
 
-    Class breaks are quantiles (default) or Fisher-Jenks natural breaks
-    (``scheme="natural_breaks"``), from mapclassify. Missing or suppressed values are grey.
+    Breaks are quantiles (default; ties collapse to fewer, distinct classes) or
+    Fisher-Jenks natural breaks (``scheme="natural_breaks"``). A value belongs
+    to the first class whose upper bound it does not exceed; missing values get
+    class -1 (grey, "hidden or missing").
+
+    Returns
+    -------
+    (bins, colours, classes, legend)
+        Upper bounds, one colour per class, the class per value, and a Legend
+        whose title is left empty.
     """
-    v = table[column].astype(float)
+    v = values.astype(float)
     ok = v.notna()
     n_unique = int(v[ok].nunique())
     k_eff = max(1, min(k, n_unique))
     colours = SEQUENTIAL if k_eff == 5 else [SEQUENTIAL[int(i)] for i in np.linspace(0, 4, k_eff)]
-    if ok.sum() == 0:
-        cls = pd.Series(-1, index=v.index)
-        bins: list[float] = []
-    else:
+    cls = pd.Series(-1, index=v.index)
+    bins: list[float] = []
+    if ok.any():
         vals = v[ok].to_numpy()
         if scheme == "natural_breaks" and n_unique > k_eff:
-            c = mapclassify.UserDefined(vals, bins=fisher_jenks_breaks(vals, k_eff))
+            bins = fisher_jenks_breaks(vals, k_eff)
         else:
-            # quantile breaks; ties (many equal values) collapse to fewer, distinct classes
-            q = np.unique(np.quantile(vals, np.linspace(0, 1, k_eff + 1)[1:]))
-            c = mapclassify.UserDefined(vals, bins=list(q))
-        bins = list(c.bins)
+            bins = [float(b) for b in np.unique(np.quantile(vals, np.linspace(0, 1, k_eff + 1)[1:]))]
+        bins[-1] = max(bins[-1], float(vals.max()))
         if len(bins) < k_eff:
-            colours = [colours[int(i)] for i in np.linspace(0, len(colours) - 1, len(bins))] if len(bins) > 1 else colours[-1:]
-        cls = pd.Series(-1, index=v.index)
-        cls[ok] = c.yb
+            colours = [colours[int(i)] for i in np.linspace(0, len(colours) - 1, len(bins))] if len(bins) > 1 \
+                else colours[-1:]
+        cls[ok] = mapclassify.UserDefined(vals, bins=bins).yb
+    lows = [float(v[ok].min()), *bins[:-1]] if bins else []
+    entries = [(f"{_fmt(lo)} – {_fmt(hi)}", colours[i]) for i, (lo, hi) in enumerate(zip(lows, bins, strict=True))]
+    if (~ok).any():
+        entries.append(("hidden or missing", MISSING))
+    method = "natural breaks (Fisher-Jenks)" if scheme == "natural_breaks" else "quantiles"
+    return bins, colours, cls, Legend("", f"{len(bins)} classes, {method}", entries)
+
+
+def choropleth(table: gpd.GeoDataFrame, column: str, *, title: str, k: int = 5,
+               scheme: str = "quantiles", locality: pd.Series | None = None,
+               higher_is_worse: bool = True, layer_id: str = "choropleth") -> tuple[pdk.Layer, Legend]:
+    """
+    A filled polygon layer coloured by class of ``column`` (see :func:`classify`), with its data inline.
+
+    Used for exports and small maps; the app's main map uses :func:`static_choropleth`.
+    """
+    v = table[column].astype(float)
+    _bins, colours, cls, lg = classify(v, k=k, scheme=scheme)
     g = _to_display(table[["area_name", "geometry"]].assign(_v=v), DISPLAY_SIMPLIFY_M)
     rank = v.rank(ascending=not higher_is_worse, method="min")
     g["fill"] = [list(colours[int(c)]) + [190] if c >= 0 else list(MISSING) + [120] for c in cls]
     g["value"] = [_fmt(x) for x in v]
-    g["rank"] = [f"{int(r)} of {int(ok.sum())}" if np.isfinite(r) else "-" for r in rank]
+    g["rank"] = [f"{int(r)} of {int(v.notna().sum())}" if np.isfinite(r) else "-" for r in rank]
     g["locality"] = locality.reindex(g.index).astype(str).to_numpy() if locality is not None else ""
     g["code"] = g.index.astype(str)
     g["name"] = g["area_name"].astype(str)
@@ -176,12 +202,116 @@ def choropleth(table: gpd.GeoDataFrame, column: str, *, title: str, k: int = 5,
     # (locality outlines are drawn above by overlay_layers)
     layer = pdk.Layer("GeoJsonLayer", data=data.__geo_interface__, id=layer_id, pickable=True, stroked=False,
                       filled=True, get_fill_color="properties.fill")
-    lows = [min(v[ok])] + bins[:-1] if bins else []
-    entries = [(f"{_fmt(lo)} – {_fmt(hi)}", colours[i]) for i, (lo, hi) in enumerate(zip(lows, bins, strict=False))]
-    if (~ok).any():
-        entries.append(("hidden or missing", MISSING))
-    method = "natural breaks (Fisher-Jenks)" if scheme == "natural_breaks" else "quantiles"
-    return layer, Legend(title, f"{len(bins)} classes, {method}", entries)
+    return layer, Legend(title, lg.method, lg.entries)
+
+
+def _round_sig(x: np.ndarray, digits: int = 6) -> np.ndarray:
+    """Round to significant digits, so values and class breaks written to the browser agree."""
+    x = np.asarray(x, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mag = np.where(np.isfinite(x) & (x != 0), np.floor(np.log10(np.abs(x))), 0)
+    scale = 10.0 ** (digits - 1 - mag)
+    return np.where(np.isfinite(x), np.round(x * scale) / scale, np.nan)
+
+
+def write_static_areas(table: gpd.GeoDataFrame, folder: Path, *, locality: pd.Series | None = None,
+                       higher_is_worse: dict[str, bool] | None = None) -> str:
+    """
+    Write area geometry with every numeric column (and its rank) as one GeoJSON file, once.
+
+    The browser then loads the geometry a single time; a map is recoloured by
+    an expression (:func:`static_choropleth`) instead of re-sending polygons.
+    The file name is a hash of its content, so new data get a new file.
+
+    Returns
+    -------
+    str
+        The file name inside ``folder``.
+    """
+    g = _to_display(table[["area_name", "geometry"]], DISPLAY_SIMPLIFY_M)
+    props = pd.DataFrame({"name": table["area_name"].astype(str), "code": table.index.astype(str)}, index=table.index)
+    props["locality"] = locality.reindex(table.index).astype(str) if locality is not None else ""
+    worse = higher_is_worse or {}
+    for c in table.columns:
+        if c in ("area_name", "geometry") or not pd.api.types.is_numeric_dtype(table[c]):
+            continue
+        v = table[c].astype(float)
+        props[c] = _round_sig(v.to_numpy())
+        r = v.rank(ascending=not worse.get(c, True), method="min")
+        props[f"{c}__rank"] = [f"{int(x)} of {int(v.notna().sum())}" if np.isfinite(x) else "-" for x in r]
+    features = []
+    for (code, geom), (_, row) in zip(g.geometry.items(), props.iterrows(), strict=True):
+        p = {k: (None if isinstance(val, float) and not np.isfinite(val) else val) for k, val in row.items()}
+        features.append({"type": "Feature", "geometry": shapely.geometry.mapping(geom), "properties": p})
+    text = json.dumps({"type": "FeatureCollection", "features": features}, separators=(",", ":"))
+    import hashlib
+
+    name = f"areas_{hashlib.sha1(text.encode()).hexdigest()[:16]}.geojson"
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / name
+    if not target.exists():
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(target)
+    return name
+
+
+def to_static(layers: list[pdk.Layer], folder: Path, *, url_prefix: str = "app/static") -> list[pdk.Layer]:
+    """
+    Move the inline GeoJSON of each layer into a content-named file under ``folder``; layers then load it by URL.
+
+    deck.gl keeps a layer's polygons while its ``data`` URL is unchanged, so
+    static base layers are sent and tessellated once, not on every rerun.
+    """
+    import copy
+    import hashlib
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for layer in layers:
+        data = getattr(layer, "data", None)
+        if isinstance(data, dict) and data.get("type") == "FeatureCollection":
+            text = json.dumps(data, separators=(",", ":"), default=float)
+            name = f"layer_{hashlib.sha1(text.encode()).hexdigest()[:16]}.geojson"
+            target = folder / name
+            if not target.exists():
+                tmp = target.with_suffix(".tmp")
+                tmp.write_text(text, encoding="utf-8")
+                tmp.replace(target)
+            layer = copy.copy(layer)
+            layer.data = f"{url_prefix}/{name}"
+        out.append(layer)
+    return out
+
+
+def static_choropleth(url: str, values: pd.Series, column: str, *, title: str, k: int = 5,
+                      scheme: str = "quantiles", layer_id: str = "choropleth") -> tuple[pdk.Layer, Legend, dict[str, str]]:
+    """
+    A choropleth over geometry already in the browser (a URL from :func:`write_static_areas`).
+
+    Only the class breaks travel on a rerun: ``getFillColor`` is an expression
+    on the feature's ``column`` property, and ``updateTriggers`` tells deck.gl to
+    recolour without reloading the polygons.
+
+    Returns
+    -------
+    (pdk.Layer, Legend, dict)
+        The layer, its legend and the deck tooltip for ``column``.
+    """
+    if not column.isidentifier():
+        msg = f"Column {column!r} cannot be used in a colour expression."
+        raise ValueError(msg)
+    bins, colours, _cls, lg = classify(values, k=k, scheme=scheme)
+    rounded = _round_sig(np.asarray(bins))
+    prop = f"properties.{column}"
+    expr = f"{prop} == null ? {list(MISSING) + [120]} : "
+    for b, c in zip(rounded[:-1], colours[:-1], strict=False):
+        expr += f"{prop} <= {float(b)!r} ? {list(c) + [190]} : "
+    expr += str(list(colours[-1]) + [190]) if colours else str(list(MISSING) + [120])
+    layer = pdk.Layer("GeoJsonLayer", data=url, id=layer_id, pickable=True, stroked=False, filled=True,
+                      get_fill_color=expr, update_triggers={"getFillColor": [column, *map(float, rounded)]})
+    tooltip = {"text": f"{{name}} ({{code}})\nValue: {{{column}}}\nRank: {{{column}__rank}}\nLocality: {{locality}}"}
+    return layer, Legend(title, lg.method, lg.entries), tooltip
 
 
 def change_choropleth(table: gpd.GeoDataFrame, column: str, *, title: str, lower_is_better: bool = True,
@@ -356,7 +486,7 @@ class CompactDeck(pdk.Deck):
         return json.dumps(self, sort_keys=True, default=default_serialize, separators=(",", ":"))
 
 
-def deck(layers: list[pdk.Layer], view: pdk.ViewState) -> pdk.Deck:
+def deck(layers: list[pdk.Layer], view: pdk.ViewState, *, tooltip: dict[str, str] | None = None) -> pdk.Deck:
     """
     A pydeck map with a text-only tooltip and, by default, no outside base map.
 
@@ -366,8 +496,8 @@ def deck(layers: list[pdk.Layer], view: pdk.ViewState) -> pdk.Deck:
     style = os.environ.get("PLACEKIT_BASEMAP")
     if style:
         return CompactDeck(layers=layers, initial_view_state=view, map_provider="carto", map_style=style,
-                           tooltip=TOOLTIP)
-    return CompactDeck(layers=layers, initial_view_state=view, map_provider=None, tooltip=TOOLTIP)
+                           tooltip=tooltip or TOOLTIP)
+    return CompactDeck(layers=layers, initial_view_state=view, map_provider=None, tooltip=tooltip or TOOLTIP)
 
 
 def map_html(deck_obj: pdk.Deck, *, attributions: list[str] | None = None) -> str:

@@ -112,3 +112,41 @@ def test_categorical_legend_names_categories():
     assert [e[0] for e in lg.entries] == ["tertiary (2)", "secondary (0)", "primary (1)", "universal (0)"]
     fills = [f["properties"]["fill"][:3] for f in layer.data["features"]]
     assert fills[0] == list(pl.TIER_RGB["tertiary"]) and fills[1] == list(pl.TIER_RGB["primary"])
+
+
+def test_static_areas_and_expression_colouring(tmp_path):
+    import json
+    import re
+
+    t = _grid([1.0, 2, 3, 4, 5, 6, 7, 8, 9, np.nan])
+    name = pl.write_static_areas(t, tmp_path)
+    assert name == pl.write_static_areas(t, tmp_path)  # content-addressed: same data, same file
+    feats = json.loads((tmp_path / name).read_text())["features"]
+    assert feats[9]["properties"]["v"] is None and feats[0]["properties"]["v__rank"] == "9 of 9"
+    layer, lg, tip = pl.static_choropleth(f"app/static/{name}", t["v"], "v", title="v")
+    assert layer.data == f"app/static/{name}" and "{v__rank}" in tip["text"]
+    expr = layer.get_fill_color
+    bounds = [float(b) for b in re.findall(r"<= ([-0-9.e]+) \?", expr)]
+    colours = [json.loads(c) for c in re.findall(r"\? (\[[0-9, ]+\])", expr)][1:]  # first is the null colour
+    last = json.loads(expr.rsplit(" : ", 1)[1])
+    _bins, cols, cls, _ = pl.classify(t["v"])
+
+    def colour_in_browser(x):
+        for b, c in zip(bounds, colours, strict=True):
+            if x <= b:
+                return c[:3]
+        return last[:3]
+
+    for f, c in zip(feats[:9], cls[:9], strict=True):
+        assert colour_in_browser(f["properties"]["v"]) == list(cols[int(c)])
+
+
+def test_to_static_moves_inline_geojson_to_a_file(tmp_path):
+    import json
+
+    layer, _ = pl.choropleth(_grid([1.0, 2]), "v", title="v")
+    inline = layer.data
+    (moved,) = pl.to_static([layer], tmp_path)
+    assert isinstance(moved.data, str) and moved.data.startswith("app/static/layer_")
+    assert json.loads((tmp_path / moved.data.rsplit("/", 1)[1]).read_text()) == json.loads(json.dumps(inline))
+    assert layer.data is inline  # the original layer is untouched
