@@ -128,10 +128,11 @@ def static_base(level: str) -> tuple[list, list]:
 
 def static_areas(place: placekit.Place, level: str) -> str:
     """File (under static/) with this place's areas and indicators at ``level``; written once per place."""
+    # uploaded (user_) indicators never go into a served file: they stay inline, in this session only
+    ids = [i for i in place.indicators.columns if not i.startswith("user_")]
     written = st.session_state.setdefault("static_areas", {})
-    key = (level, id(place), tuple(place.indicators.columns))
+    key = (level, tuple(ids))
     if key not in written:
-        ids = list(place.indicators.columns)
         table = place.table(level, ids)
         worse = {i: place.catalogue.row(i)["direction"] != "higher_better" for i in ids}
         written[key] = pl.write_static_areas(table, STATIC_DIR, higher_is_worse=worse,
@@ -218,6 +219,10 @@ def render_map() -> None:
     tooltip = None
     if bi and driver:
         layer, lg = pl.bivariate(table, indicator, driver, title=f"{meta['label']} × {cat.row(driver)['label']}")
+    elif indicator.startswith("user_"):
+        layer, lg = pl.choropleth(table, indicator, title=title, scheme=scheme,
+                                  locality=place.lsoa["ward_name"] if level == "lsoa" else None,
+                                  higher_is_worse=meta["direction"] != "higher_better")
     else:
         # geometry goes to the browser once (a static file); a rerun sends only the class breaks
         url = f"app/static/{static_areas(place, level)}"

@@ -10,6 +10,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def at():
+    for stale in (ROOT / "static").glob("*.geojson"):  # files written by earlier runs
+        stale.unlink()
     app = AppTest.from_file("../app.py", default_timeout=240)
     app.run()
     assert not app.exception
@@ -116,9 +118,13 @@ def test_upload_good_and_bad_and_markup(at):
     _go(at, "Map explorer")
     at.selectbox(key="level").set_value("lsoa")
     at.selectbox(key="indicator").set_value(uid).run()
-    vals = {f["properties"]["code"]: f["properties"][uid] for f in _features(at)}
+    layer = next(layer for layer in _deck(at)["layers"] if layer["id"] == "choropleth")
+    assert not isinstance(layer["data"], str)  # uploaded data are never written to a served file
+    vals = {f["properties"]["code"]: f["properties"]["value"] for f in _features(at)}
     # 3 is suppressed, and 12 too: they share a ward whose total would otherwise reveal the 3
-    assert vals["E01007824"] is None and vals["E01007823"] is None
+    assert vals["E01007824"] == vals["E01007823"] == "hidden or missing"
+    served = " ".join(p.read_text() for p in (ROOT / "static").glob("*.geojson"))
+    assert "user_img" not in served
     legend = _legend(at)[0]
     assert "<img" not in legend and "&lt;img" in legend  # markup escaped, shown as text
     tip = json.loads(at.get("deck_gl_json_chart")[0].proto.tooltip)
