@@ -102,12 +102,13 @@ def _canvas_stats(pg) -> dict:
         ctx.drawImage(c, 0, 0, 200, 200);
         const d = ctx.getImageData(0, 0, 200, 200).data;
         const seen = new Set();
-        let empty = 0;
+        let empty = 0, signature = 0;
         for (let i = 0; i < d.length; i += 4) {
             if (d[i+3] < 10) empty++;  // nothing drawn: outside the city
             if ((i / 4) % 37 === 0) seen.add(d[i] + ',' + d[i+1] + ',' + d[i+2]);
+            signature = (signature * 31 + d[i] + 7 * d[i+1] + 13 * d[i+2]) % 1000000007;
         }
-        return {colours: seen.size, empty: empty / (d.length / 4)};
+        return {colours: seen.size, empty: empty / (d.length / 4), signature: signature};
     }""")
 
 
@@ -123,12 +124,15 @@ def test_map_drawn_with_legend(page):
     first_bytes = page.ws_bytes[0]
     # warm rerun: a widget change redraws the map; time it and count what it sends
     before = page.ws_bytes[0]
+    painted = _canvas_stats(page)["signature"]
     t0 = time.perf_counter()
     page.get_by_text("natural_breaks").click()
     page.get_by_text("natural breaks (Fisher-Jenks)").wait_for(timeout=30_000)
     rerun_s = time.perf_counter() - t0
     _wait_idle(page)
+    page.wait_for_timeout(500)
     assert _canvas_not_blank(page)
+    assert _canvas_stats(page)["signature"] != painted  # the map was recoloured, not just the legend
     metrics = {"server_launch_to_first_map_s": round(page.launch_to_map_s, 2),
                "server_listening_s": round(page.server_up_s, 2),
                "page_open_to_first_map_s": round(page.cold_start_s, 2),
