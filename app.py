@@ -147,7 +147,10 @@ def with_access(place: placekit.Place) -> placekit.Place:
     return place.with_indicators(frame, metas)
 
 
-CITY_VIEW_420 = pl.view_for(base_place().lsoa, height_px=420)
+@st.cache_resource(show_spinner=False)
+def city_view(width_px: int = 900, height_px: int = 560) -> object:
+    """The whole-city view for a map of the given size (computed once)."""
+    return pl.view_for(base_place().lsoa, width_px=width_px, height_px=height_px)
 
 
 def legend(lg: pl.Legend) -> None:
@@ -170,7 +173,7 @@ def map_with_legend(layers: list, lg: pl.Legend, *, key: str, view: object = Non
                     ratio: tuple[int, int] = (4, 1)) -> None:
     """A map and its legend side by side."""
     m, side = st.columns(list(ratio))
-    m.pydeck_chart(pl.deck(layers, view or CITY_VIEW_420), height=height, key=key)
+    m.pydeck_chart(pl.deck(layers, view or city_view(height_px=420)), height=height, key=key)
     with side:
         legend(lg)
 
@@ -228,7 +231,7 @@ def render_map() -> None:
         url = f"app/static/{static_areas(place, level)}"
         layer, lg, tooltip = pl.static_choropleth(url, table[indicator], indicator, title=title, scheme=scheme)
     extra = [pl.point_layer(place.layer(o), o) for o in overlays]
-    view = st.session_state.get("view") or pl.view_for(place.lsoa)
+    view = st.session_state.get("view") or city_view()
     m, side = st.columns([4, 1])
     with m:
         under, over = static_base(level)
@@ -417,7 +420,7 @@ def render_scn() -> None:
             pick_layer, _ = pl.choropleth(place.table("lsoa", ["imd2025_decile"]), "imd2025_decile",
                                           title="IMD 2025 decile", higher_is_worse=False, layer_id="pick")
             event = st.pydeck_chart(pl.deck([*city_base(), pick_layer, *top_layers("lac")],
-                                            pl.view_for(place.lsoa, width_px=480, height_px=300)),
+                                            city_view(480, 300)),
                                     height=300, key="scn_pick", on_select="rerun", selection_mode="single-object")
             picked = (event.selection.get("objects", {}) or {}).get("pick", []) if event else []
             if picked:
@@ -507,7 +510,7 @@ def render_scn() -> None:
             clayer, clg = pl.change_choropleth(ctable, show, title=show.replace("_", " "), layer_id="scn_change")
             iso = scenario_isochrones(json.dumps(res.scenario, sort_keys=True), scn_demand, float(threshold))
             map_with_legend([*city_base(), clayer, *top_layers("lac"), *iso], clg, key="scn_map",
-                            view=pl.view_for(place.lsoa, width_px=560, height_px=420))
+                            view=city_view(560, 420))
             newly = {c: int(a[c].sum()) for c in a if c.endswith("_people_newly_within")}
             prep = f" (first use: {prep_s:.1f} s to prepare the network and demand model)" if prep_s > 0.5 else ""
             st.success(f"Applied in {res.seconds:.2f} s{prep}. People newly within {threshold} min: "
@@ -570,8 +573,8 @@ def render_export() -> None:
         if cur is not None:  # the exported map carries its data inline, so it works from a file
             layer, _lg = pl.choropleth(table, cur["indicator"], title=cur["title"], scheme=cur["scheme"],
                                        higher_is_worse=cur["higher_is_worse"])
-            deck = pl.deck([*pl.base_layers(place.data_dir), layer, *top_layers(cur["level"])],
-                           pl.view_for(place.lsoa))
+            deck = pl.deck([*city_base(), layer, *top_layers(cur["level"])],
+                           city_view())
             st.download_button("Current map (HTML)", pl.map_html(deck, attributions=place.attributions).encode(),
                                file_name="placekit_map.html", key="dl_html")
         st.caption(" · ".join(place.attributions))

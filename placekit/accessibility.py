@@ -187,8 +187,7 @@ class AccessModel:
         """Metres per unit of cost at the fastest edge (1 for length), for straight-line bounds."""
         if self.metric == "length":
             return 1.0
-        _, _, w = self._edges()
-        r, c, _ = self._edges()
+        r, c, w = self._edges()
         metres = np.hypot(self.net.node_x[r] - self.net.node_x[c], self.net.node_y[r] - self.net.node_y[c])
         return float(np.max(metres / w)) if w.size else 1.0
 
@@ -213,12 +212,7 @@ class AccessModel:
         """Adjacency of the reversed graph (``n x n``), smallest parallel edge kept."""
         if self._rev is None:
             r, c, w = self._edges()
-            n = self.net.n_nodes
-            order = np.lexsort((w, c, r))
-            r, c, w = r[order], c[order], w[order]
-            first = np.ones(r.size, dtype=bool)
-            first[1:] = (r[1:] != r[:-1]) | (c[1:] != c[:-1])
-            self._rev = sp.csr_matrix((w[first], (r[first], c[first])), shape=(n, n))
+            self._rev = _min_duplicates(r, c, w, self.net.n_nodes)
         return self._rev
 
     # -- solving ---------------------------------------------------------------------------
@@ -389,6 +383,10 @@ class AccessModel:
 
 
 def _min_duplicates(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n: int) -> sp.csr_matrix:
+    """An ``n x n`` CSR matrix of the edges, keeping the smallest value of parallel edges.
+
+    (scipy sums duplicates when it builds a CSR matrix, which would lengthen parallel edges.)
+    """
     order = np.lexsort((vals, cols, rows))
     rows, cols, vals = rows[order], cols[order], vals[order]
     first = np.ones(rows.size, dtype=bool)

@@ -143,7 +143,6 @@ class AreaClusterer(ClusterMixin, BaseEstimator):
         self.labels_ = remap[raw]
         self.cluster_centers_ = centres[order]
         d = np.linalg.norm(Z[:, None, :] - self.cluster_centers_[None, :, :], axis=2)
-        self.distances_ = d
         own = d[np.arange(len(Z)), self.labels_]
         other = np.where(np.arange(self.n_clusters)[None, :] == self.labels_[:, None], np.inf, d).min(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):

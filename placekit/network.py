@@ -30,7 +30,6 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 import pyproj
-import scipy.sparse as sp
 import shapely
 from scipy.spatial import cKDTree
 
@@ -120,20 +119,6 @@ class StreetNetwork:
         base = np.char.replace(self.highway.astype(str), "_link", "")
         kmh = np.array([speeds.get(h, 32.0) for h in base], dtype=float)
         return self.length_m / (kmh * 1000.0 / 60.0)
-
-    def matrix(self, weight: np.ndarray, *, extra_nodes: int = 0) -> sp.csr_matrix:
-        """
-        Sparse adjacency with ``weight`` per edge; parallel edges keep the smallest.
-
-        Zero weights are raised to 1e-9 so scipy does not read them as "no edge".
-        """
-        n = self.n_nodes + extra_nodes
-        w = np.maximum(weight, 1e-9)
-        order = np.lexsort((w, self.edge_v, self.edge_u))
-        u, v, w = self.edge_u[order], self.edge_v[order], w[order]
-        first = np.ones(u.size, dtype=bool)
-        first[1:] = (u[1:] != u[:-1]) | (v[1:] != v[:-1])
-        return sp.csr_matrix((w[first], (u[first], v[first])), shape=(n, n))
 
     def snap(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """

@@ -279,7 +279,7 @@ def _load_localities(data: Path) -> dict[str, gpd.GeoDataFrame]:
     return out
 
 
-def _census_indicators(data: Path, catalogue: Catalogue, census: pd.DataFrame) -> tuple[dict[str, pd.Series], pd.DataFrame]:
+def _census_indicators(catalogue: Catalogue, census: pd.DataFrame) -> tuple[dict[str, pd.Series], pd.DataFrame]:
     values: dict[str, pd.Series] = {}
     denominators: dict[str, pd.Series] = {}
     for i, meta in catalogue.table.iterrows():
@@ -326,7 +326,7 @@ def _build_indicators(place_data: Path, lsoa: gpd.GeoDataFrame, catalogue: Catal
                       lookup11: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
     idx = lsoa.index
     census = pack.read_table(place_data, CENSUS_LSOA).set_index("LSOA21CD").reindex(idx)
-    values, dens = _census_indicators(place_data, catalogue, census)
+    values, dens = _census_indicators(catalogue, census)
     population = census["ts0010001"].astype(float)
     tables = {
         "imd2025": pack.read_table(place_data, "deprivation/imd2025_sheffield_lsoa21.csv"),
