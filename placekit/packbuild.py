@@ -238,6 +238,8 @@ SOURCES: tuple[SourceSpec, ...] = (
        cols={"msoa": ("MSOA21CD", "msoa21cd"), "msoa_name": ("MSOA21NM", "msoa21nm")}, att=_ONS),
 )
 _SPECS = {s.key: s for s in SOURCES}
+#: Share of live postcodes with a building within 50 m below which footprints count as incomplete.
+_COMPLETE_BUILDINGS = 0.9
 _DERIVED = {"boundary": _s("boundary", "", "vector", "derived", "The councils' outline", att=_ONS)}
 
 
@@ -782,12 +784,14 @@ def _origins(ctx: _Ctx, buildings: gpd.GeoDataFrame | None) -> dict[str, Any]:
         for c in ctx.la_codes:
             n = per_la[c]
             rep.building_coverage[c] = float(near_b[la_of == c].sum() / n) if n else 0.0
-        cov_text = (" OSM building footprints are not used as origins: the share of live "
-                    "postcodes with a building within 50 m is "
-                    + ", ".join(f"{rep.la_names[c]} {v:.1%}"
-                                for c, v in rep.building_coverage.items())
-                    + " (footprints mapped in OSM by 2021 are incomplete outside Sheffield; see "
-                    "the sources' PROVENANCE).")
+        shares = ", ".join(f"{rep.la_names[c]} {v:.1%}" for c, v in rep.building_coverage.items())
+        if min(rep.building_coverage.values()) < _COMPLETE_BUILDINGS:
+            cov_text = (f" OSM building footprints are incomplete here (live postcodes with a "
+                        f"building within 50 m: {shares}), so they are not used as origins; see "
+                        "the sources' PROVENANCE.")
+        else:
+            cov_text = (f" OSM building footprints look complete (live postcodes with a building "
+                        f"within 50 m: {shares}); origins stay postcodes, as in AHAH.")
     else:
         cov_text = " No building footprints were found, so their coverage was not checked."
     counts = ", ".join(f"{rep.la_names[c]} {per_la[c]:,}" for c in ctx.la_codes)

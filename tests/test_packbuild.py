@@ -1,0 +1,405 @@
+"""Tests of placekit.packbuild: tiny hand-made sources, one real build, the OSM cutter."""
+
+from __future__ import annotations
+
+import argparse
+import bz2
+import json
+import re
+import shutil
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyproj
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from shapely.geometry import box
+from tiny_sources import LSOAS, POPULATION, make_tiny_sources, write_grid_osm
+
+from placekit import packbuild
+from placekit.errors import CRSError, DataError, SchemaError
+from placekit.pack import MANIFEST_NAME, ROLES, open_pack, validate_manifest
+
+WEST, EAST = "E09999901", "E09999902"
+REGION = Path(__file__).resolve().parents[2] / "shared" / "region" / "south-yorkshire"
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory):
+    with pytest.MonkeyPatch.context() as mp:
+        d = tmp_path_factory.mktemp("cache")
+        mp.setenv("PLACEKIT_CACHE", str(d))
+        yield d
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("tiny") / "sources"
+    make_tiny_sources(d)
+    return d
+
+
+@pytest.fixture
+def sources(tiny: Path, tmp_path: Path) -> Path:
+    """A private copy of the tiny sources a test may break."""
+    d = tmp_path / "sources"
+    shutil.copytree(tiny, d)
+    return d
+
+
+@pytest.fixture(scope="module")
+def west(tiny: Path, cache: Path, tmp_path_factory: pytest.TempPathFactory):
+    out = tmp_path_factory.mktemp("packs") / "westerby"
+    calls: list[tuple[str, float]] = []
+    rep = packbuild.build_pack(tiny, [WEST], out, progress=lambda m, f: calls.append((m, f)))
+    return out, rep, calls
+
+
+# ----------------------------------------------------------------------------- tiny builds
+def test_manifest_validates_and_pack_opens(west) -> None:
+    out, _rep, _ = west
+    raw = json.loads((out / MANIFEST_NAME).read_text(encoding="utf-8"))
+    validate_manifest(raw, where="test")
+    pk = open_pack(out)
+    assert pk.name == "Westerby"
+    assert pk.la_codes == [WEST]
+    assert raw["la_names"] == {WEST: "Westerby"}
+    for role, spec in raw["roles"].items():
+        assert role in ROLES
+        assert (out / spec["file"]).is_file(), role
+        assert not Path(spec["file"]).is_absolute()
+    assert raw["roles"]["census"]["columns"] == {"code": "LSOA21CD"}
+    assert raw["roles"]["iod2019"]["columns"] == {"code": "lsoa11cd",
+                                                  "population": "pop_total_mid2015"}
+    assert raw["roles"]["lookup11"]["columns"] == {"lsoa11": "LSOA11CD", "lsoa21": "LSOA21CD",
+                                                   "change": "CHGIND"}
+    assert "OpenStreetMap" in raw["roles"]["network_walk"]["attribution"]
+    assert "OS data" in raw["roles"]["lsoa"]["attribution"]
+    assert "NHS England ODS" in raw["roles"]["gp"]["attribution"]
+    assert (out / "PROVENANCE.md").is_file()
+    assert "ODbL" in (out / "PROVENANCE.md").read_text(encoding="utf-8")
+    assert not list(out.parent.glob(".westerby.*"))      # no temporary folder left
+
+
+def test_only_the_chosen_councils_lsoas(west) -> None:
+    out, rep, _ = west
+    pk = open_pack(out)
+    lsoa = pk.read_vector("lsoa")
+    want = sorted(c for c, v in LSOAS.items() if v[0] == WEST)
+    assert sorted(lsoa["LSOA21CD"]) == want
+    assert rep.n_lsoa == 4
+    assert rep.population == sum(POPULATION[c] for c in want) == 4600
+    assert sorted(pk.read_table("census")["LSOA21CD"]) == want
+    assert sorted(pk.read_table("imd2025")["lsoa21_code"]) == want
+
+
+def test_gp_over_the_border_is_kept_within_the_margin(west) -> None:
+    out, rep, _ = west
+    assert rep.facilities["gp"] == {"inside": 4, "margin": 1}
+    gp = open_pack(out).read_vector("gp")
+    assert len(gp) == 5                                  # the far one (436500) is not kept
+    over = gp[~gp["in_city"]]
+    assert over.geometry.x.round(0).tolist() == [432300.0]
+
+
+def test_margin_zero_drops_the_gp_over_the_border(tiny: Path, tmp_path: Path, cache: Path) -> None:
+    rep = packbuild.build_pack(tiny, [WEST], tmp_path / "p", margin_km=0, prebuild=())
+    assert rep.facilities["gp"] == {"inside": 4, "margin": 0}
+    assert len(open_pack(tmp_path / "p").read_vector("gp")) == 4
+    # 4 grid nodes inside the 2 km square; each has 4 segments, 4 shared between them
+    assert rep.network["walk"] == {"ways_in": 170, "ways_kept": 12, "nodes_in": 96,
+                                   "nodes_kept": 12}
+
+
+def test_network_is_cut_and_loads(west, cache: Path) -> None:
+    out, rep, _ = west
+    # 3 km around the square: grid columns 427500 ... 434500 (8) x all 6 rows inside
+    assert rep.network["walk"]["ways_kept"] == 94
+    assert rep.network["walk"]["nodes_kept"] == 60
+    assert rep.network["walk"]["nodes"] == 60
+    from placekit.network import load_network
+
+    f = open_pack(out).file("network_walk")
+    net = load_network(f, "walk")
+    assert "cache" in net.info                          # pre-built by the builder
+    assert net.n_nodes == 60
+
+
+def test_origins_are_live_postcodes_with_building_coverage(west) -> None:
+    out, rep, _ = west
+    o = open_pack(out).origins
+    assert o["method"] == "postcodes"
+    assert o["where"] == {"status": ["live_2023-05"]}
+    assert rep.n_origins == 4
+    assert rep.building_coverage == {WEST: 0.5}
+    assert "50.0%" in o["why"]
+    pc = open_pack(out).read_table("postcodes")
+    assert "TS99 1AA" in set(pc["postcode"])            # kept in the margin, not an origin
+
+
+def test_levels(west) -> None:
+    out, rep, _ = west
+    levels = {lv["id"]: lv for lv in open_pack(out).levels}
+    assert list(levels) == ["msoa", "ward", "lad"]
+    assert rep.levels == {"msoa": 1, "ward": 2, "lad": 1}
+    w = levels["ward"]
+    assert w["assign"] == {"method": "lookup", "file": "lookups/westerby_lsoa21_ward.csv",
+                           "lsoa_column": "LSOA21CD", "code_column": "WD24CD",
+                           "name_column": "WD24NM"}
+    lk = pd.read_csv(out / w["assign"]["file"])
+    assert set(lk["WD24NM"]) == {"Westerby North", "Westerby South"}
+    assert (out / w["boundaries"]["file"]).is_file()
+    assert levels["lad"]["assign"] == {"method": "lsoa_column", "column": "lad_code",
+                                       "names": {WEST: "Westerby"}}
+    assert levels["msoa"]["assign"]["code_column"] == "MSOA21CD"
+    assert "boundaries" not in levels["msoa"]              # the tiny sources have none
+
+
+def test_progress_and_report(west) -> None:
+    _out, rep, calls = west
+    fracs = [f for _m, f in calls]
+    assert fracs == sorted(fracs)
+    assert fracs[-1] == 1.0
+    assert rep.timings_s["total"] > 0
+    assert "pharmacy" in rep.missing and rep.missing["pharmacy"] == "poi/*pharmac*.parquet"
+    assert "Westerby" in rep.summary()
+
+
+def test_two_councils_together(tiny: Path, tmp_path: Path, cache: Path) -> None:
+    rep = packbuild.build_pack(tiny, [f"{EAST},{WEST}"], tmp_path / "both", prebuild=())
+    assert rep.name == "Easterby and Westerby"
+    assert rep.n_lsoa == 8
+    assert rep.population == 11200
+    assert rep.population_by_la == {EAST: 6600, WEST: 4600}
+    assert rep.building_coverage == {EAST: 0.0, WEST: 0.5}
+    assert rep.facilities["gp"] == {"inside": 5, "margin": 1}
+    pk = open_pack(tmp_path / "both")
+    lad = next(lv for lv in pk.levels if lv["id"] == "lad")
+    assert lad["assign"]["names"] == {EAST: "Easterby", WEST: "Westerby"}
+    assert rep.levels["ward"] == 4
+
+
+def test_name_overrides(tiny: Path, tmp_path: Path, cache: Path) -> None:
+    rep = packbuild.build_pack(tiny, [WEST], tmp_path / "n", name="West Pilot", prebuild=())
+    assert open_pack(tmp_path / "n").name == rep.name == "West Pilot"
+    assert (tmp_path / "n" / "boundaries" / "west_pilot_lsoa.parquet").is_file()
+
+
+def test_no_postcodes_falls_back_to_centroids(sources: Path, tmp_path: Path, cache: Path) -> None:
+    next((sources / "lookups").glob("*postcodes*")).unlink()
+    rep = packbuild.build_pack(sources, [WEST], tmp_path / "c", prebuild=())
+    o = open_pack(tmp_path / "c").origins
+    assert o["method"] == "centroids"
+    assert "lookups/*postcodes*.csv" in o["why"]
+    assert rep.n_origins == 4
+
+
+# ----------------------------------------------------------------------------- errors
+def test_unknown_la_code_lists_the_codes_present(tiny: Path, tmp_path: Path) -> None:
+    msg = ("Local authority code(s) ['E09999999'] are not in the sources "
+           "(tinyshire_lsoa21.parquet). Codes present: E09999901 (Westerby), "
+           "E09999902 (Easterby).")
+    with pytest.raises(DataError, match=re.escape(msg)):
+        packbuild.build_pack(tiny, ["E09999999"], tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+
+
+def test_missing_required_role_names_role_and_pattern(sources: Path, tmp_path: Path) -> None:
+    next((sources / "census").glob("*selected_tables*")).unlink()
+    msg = ("No source for the required role 'census' (Census 2021 tables by LSOA 2021): the "
+           "pattern 'census/*lsoa21*selected_tables*.parquet' found nothing in")
+    with pytest.raises(DataError, match=re.escape(msg)):
+        packbuild.build_pack(sources, [WEST], tmp_path / "x")
+
+
+def test_two_files_for_one_pattern(sources: Path, tmp_path: Path) -> None:
+    f = next((sources / "poi").glob("*gp_practices*"))
+    shutil.copy(f, sources / "poi" / "copy_of_gp_practices.parquet")
+    with pytest.raises(DataError, match=r"2 files in .* match 'poi/\*gp_practices\*\.parquet' "
+                       r"for GP practices \(role 'gp'\): \['copy_of_gp_practices\.parquet', "):
+        packbuild.build_pack(sources, [WEST], tmp_path / "x")
+
+
+def test_existing_out_needs_force(west, tiny: Path) -> None:
+    out, _rep, _ = west
+    msg = f"{out} already exists. Pass --force (force=True) to replace it"
+    with pytest.raises(DataError, match=re.escape(msg)):
+        packbuild.build_pack(tiny, [WEST], out)
+
+
+def test_force_will_not_replace_a_folder_that_is_not_a_pack(tiny: Path, tmp_path: Path) -> None:
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(DataError, match="is not a place pack"):
+        packbuild.build_pack(tiny, [WEST], tmp_path / "mine", force=True)
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+def test_wrong_crs_names_file_and_crs(sources: Path, tmp_path: Path) -> None:
+    f = next((sources / "poi").glob("*gp_practices*"))
+    gpd.read_parquet(f).to_crs("EPSG:27700").to_parquet(f)
+    msg = (f"{f} (GP practices) is in EPSG:27700, but sources must be in EPSG:4326 (lon/lat). "
+           "Reproject it with .to_crs('EPSG:4326')")
+    with pytest.raises(CRSError, match=re.escape(msg)):
+        packbuild.build_pack(sources, [WEST], tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+
+
+def test_no_crs_names_file(sources: Path, tmp_path: Path) -> None:
+    f = next((sources / "boundaries").glob("*lsoa21*"))
+    gpd.read_parquet(f).set_crs(None, allow_override=True).to_parquet(f)
+    with pytest.raises(CRSError, match=re.escape(f"{f} (LSOA 2021 boundaries) has no CRS.")):
+        packbuild.build_pack(sources, [WEST], tmp_path / "x")
+
+
+def test_missing_column_names_file_column_and_columns_present(sources: Path,
+                                                              tmp_path: Path) -> None:
+    f = next((sources / "deprivation").glob("*iod2019*"))
+    pd.read_parquet(f).drop(columns="pop_total_mid2015").to_parquet(f)
+    msg = (f"{f} (IoD 2019 by LSOA 2011 (combined), role 'iod2019') has no column "
+           "'pop_total_mid2015'. Columns present: ['imd_decile', 'lad_code', 'lsoa11cd'].")
+    with pytest.raises(SchemaError, match=re.escape(msg)):
+        packbuild.build_pack(sources, [WEST], tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+
+
+def test_killed_build_leaves_no_out_and_keeps_the_previous(tiny: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           cache: Path) -> None:
+    def boom(*_a: object, **_k: object) -> None:
+        raise RuntimeError("killed mid-build")
+
+    real = packbuild.cut_osm_xml
+    monkeypatch.setattr(packbuild, "cut_osm_xml", boom)
+    with pytest.raises(RuntimeError, match="killed mid-build"):
+        packbuild.build_pack(tiny, [WEST], tmp_path / "new", prebuild=())
+    assert not (tmp_path / "new").exists()
+    assert [p.name for p in tmp_path.iterdir()] == []    # the temporary folder is gone too
+
+    monkeypatch.setattr(packbuild, "cut_osm_xml", real)
+    packbuild.build_pack(tiny, [WEST], tmp_path / "old", prebuild=())
+    before = (tmp_path / "old" / MANIFEST_NAME).read_bytes()
+    monkeypatch.setattr(packbuild, "cut_osm_xml", boom)
+    with pytest.raises(RuntimeError):
+        packbuild.build_pack(tiny, [EAST], tmp_path / "old", force=True, prebuild=())
+    assert (tmp_path / "old" / MANIFEST_NAME).read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old"]
+
+    monkeypatch.setattr(packbuild, "cut_osm_xml", real)
+    packbuild.build_pack(tiny, [EAST], tmp_path / "old", force=True, prebuild=())
+    assert open_pack(tmp_path / "old").la_codes == [EAST]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old"]
+
+
+# ----------------------------------------------------------------------------- CLI
+def _cli(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="placekit")
+    packbuild.add_pack_cli(p.add_subparsers(dest="command", required=True))
+    return p.parse_args(argv)
+
+
+def test_cli_builds_and_prints_figures(tiny: Path, tmp_path: Path, cache: Path,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    args = _cli(["pack", "build", "--sources", str(tiny), "--la", WEST, "--out",
+                 str(tmp_path / "cli"), "--margin-km", "0"])
+    assert args.func is packbuild.run_pack_cli
+    assert args.func(args) == 0
+    out = capsys.readouterr()
+    assert "LSOAs: 4" in out.out
+    assert "gp: 4 inside, 0 within 0 km outside" in out.out
+    assert "Finding sources" in out.err
+
+
+def test_cli_error_is_one_line_exit_2(tiny: Path, tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    args = _cli(["pack", "build", "--sources", str(tiny), "--la", "E09999999", "--out",
+                 str(tmp_path / "cli")])
+    assert packbuild.run_pack_cli(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("placekit: error: Local authority code(s) ['E09999999']")
+    assert "Traceback" not in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- OSM cutter
+def _read_osm(path: Path) -> tuple[dict[int, tuple[float, float]], dict[int, list[int]]]:
+    with bz2.open(path, "rb") as f:
+        root = ET.parse(f).getroot()
+    nodes = {int(n.get("id")): (float(n.get("lon")), float(n.get("lat")))
+             for n in root.iter("node")}
+    ways = {int(w.get("id")): [int(nd.get("ref")) for nd in w.iter("nd")]
+            for w in root.iter("way")}
+    return nodes, ways
+
+
+@settings(max_examples=25, deadline=None)
+@given(nx=st.integers(1, 7), ny=st.integers(1, 7), step=st.sampled_from([100.0, 250.0, 700.0]),
+       x0=st.floats(-500, 2000), y0=st.floats(-500, 2000), w=st.floats(1, 2500),
+       h=st.floats(1, 2500))
+def test_cut_keeps_exactly_the_ways_touching_the_area(nx: int, ny: int, step: float, x0: float,
+                                                      y0: float, w: float, h: float) -> None:
+    xs = [430000 + 13.0 + step * i for i in range(nx)]
+    ys = [380000 + 7.0 + step * j for j in range(ny)]
+    area = box(430000 + x0, 380000 + y0, 430000 + x0 + w, 380000 + y0 + h)
+    with tempfile.TemporaryDirectory() as d:
+        src, dst = Path(d) / "in.osm.bz2", Path(d) / "out.osm.bz2"
+        nodes_bng, ways = write_grid_osm(src, xs, ys)
+        cut = packbuild.cut_osm_xml(src, dst, area)
+        nodes, kept = _read_osm(dst)
+    inside = {k for k, (x, y) in nodes_bng.items() if area.contains(box(x, y, x, y).centroid)}
+    want = {wid for wid, ends in ways.items() if set(ends) & inside}
+    assert set(kept) == want                       # kept iff a node lies inside
+    assert cut.ways_kept == len(want) and cut.ways_in == len(ways)
+    for refs in kept.values():                     # kept whole, every node written
+        assert set(refs) <= set(nodes)
+    assert set(nodes) == {r for refs in kept.values() for r in refs}
+    tr = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:27700", always_xy=True)
+    for k, (lon, lat) in nodes.items():            # coordinates written to 1e-7 degree
+        x, y = tr.transform(lon, lat)
+        assert abs(x - nodes_bng[k][0]) < 0.05 and abs(y - nodes_bng[k][1]) < 0.05
+
+
+def test_cut_keeps_tags_and_rejects_unsorted(tmp_path: Path) -> None:
+    src = tmp_path / "a.osm"
+    src.write_text(
+        "<?xml version='1.0' encoding='UTF-8'?>\n<osm version=\"0.6\">\n"
+        ' <node id="1" lat="53.0" lon="-1.5"><tag k="highway" v="crossing"/></node>\n'
+        ' <node id="2" lat="53.001" lon="-1.5" user="x" uid="9"/>\n'
+        ' <way id="7" version="2"><nd ref="1"/><nd ref="2"/><tag k="highway" v="footway"/>'
+        '<tag k="name" v="A &amp; B"/></way>\n'
+        ' <relation id="3"><member type="way" ref="7" role=""/></relation>\n</osm>\n',
+        encoding="utf-8")
+    cut = packbuild.cut_osm_xml(src, tmp_path / "b.osm", box(-1.6, 52.9, -1.4, 53.0005),
+                                crs="EPSG:4326")
+    assert cut == packbuild.OsmCut(ways_in=1, ways_kept=1, nodes_in=2, nodes_kept=2)
+    root = ET.parse(tmp_path / "b.osm").getroot()
+    assert root.find("node[@id='1']/tag").get("v") == "crossing"
+    assert root.find("node[@id='2']").get("user") is None
+    assert root.find("way/tag[@k='name']").get("v") == "A & B"
+    assert root.find("relation") is None
+    bad = tmp_path / "c.osm"
+    bad.write_text('<osm><way id="1"><nd ref="1"/></way><node id="1" lat="0" lon="0"/></osm>')
+    with pytest.raises(DataError, match="lists node 1 after a way"):
+        packbuild.cut_osm_xml(bad, tmp_path / "d.osm", box(-1, -1, 1, 1), crs="EPSG:4326")
+
+
+# ----------------------------------------------------------------------------- real sources
+@pytest.mark.skipif(not (REGION / "boundaries").is_dir(), reason="no South Yorkshire sources")
+def test_real_rotherham_build(tmp_path: Path, cache: Path) -> None:
+    t0 = time.perf_counter()
+    rep = packbuild.build_pack(REGION, ["E08000018"], tmp_path / "rotherham", margin_km=1.0,
+                               prebuild=("walk",))
+    elapsed = time.perf_counter() - t0
+    assert rep.n_lsoa == 170
+    assert rep.population == 265_821                    # PROVENANCE part A, section 4
+    assert rep.facilities["gp"]["inside"] == 28         # active, prescribing setting 4
+    assert rep.levels["ward"] == 25
+    assert rep.network["walk"]["nodes"] > 25_000
+    assert 0.2 < rep.building_coverage["E08000018"] < 0.6
+    pk = open_pack(tmp_path / "rotherham")
+    assert pk.read_vector("lsoa")["lad_code"].eq("E08000018").all()
+    assert elapsed < 120, f"Rotherham build took {elapsed:.0f} s"
