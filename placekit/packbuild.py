@@ -32,6 +32,7 @@ import datetime as _dt
 import fnmatch
 import json
 import math
+import multiprocessing
 import os
 import re
 import shutil
@@ -41,6 +42,7 @@ import time
 import xml.etree.ElementTree as ET
 from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -844,9 +846,11 @@ def _level(ctx: _Ctx, lid: str, label: str, lookup_key: str, poly_key: str,
         lk[name] = lk[code].map(names).fillna(lk[code])
     elif name is None:
         name = code
-    lost = len(ctx.lsoa) - len(lk)
-    if lost:
-        ctx.report.warnings.append(f"level {lid!r}: {lost} LSOAs have no {lid}")
+    lost = sorted(set(ctx.lsoa.index) - set(lk["LSOA21CD"].astype(str)))
+    if lost:    # the place needs every LSOA assigned: the level is left out rather than broken
+        ctx.report.warnings.append(f"level {lid!r} left out: {len(lost)} LSOAs (e.g. {lost[:3]}) "
+                                   f"have no {lid} in {how}")
+        return None
     f = ctx.tmp / "lookups" / f"{ctx.slug}_lsoa21_{lid}.csv"
     _write(lk, f)
     lv: dict[str, Any] = {"id": lid, "label": label,
@@ -858,6 +862,13 @@ def _level(ctx: _Ctx, lid: str, label: str, lookup_key: str, poly_key: str,
     if polys is not None and pcols is not None:
         pcode = pcols[code_k]
         psub = polys[polys[pcode].astype(str).isin(units)]
+        absent = sorted(units - set(psub[pcode].astype(str)))
+        if absent:
+            ctx.report.warnings.append(f"level {lid!r}: {len(absent)} units (e.g. {absent[:3]}) "
+                                       f"are not in {ctx.found[poly_key].name}; boundaries left "
+                                       "out, the place dissolves LSOAs instead")
+            polys = None
+    if polys is not None and pcols is not None:
         pf = ctx.tmp / "boundaries" / f"{ctx.slug}_{lid}.parquet"
         _write(psub, pf)
         lv["boundaries"] = {"file": ctx.rel(pf), "code": pcode, "name": pcols[name_k],
@@ -1137,40 +1148,41 @@ def _build_into(ctx: _Ctx, lsoa_src: gpd.GeoDataFrame, lcols: dict[str, str],
     rep.levels["lad"] = len(ctx.la_codes)
     done()
 
-    frac = {"walk": (0.55, 0.7), "drive": (0.8, 0.9)}
-    for mode in ("walk", "drive"):
-        key = f"network_{mode}"
-        if key not in found:
-            continue
-        done = _stage(say, timings, f"cut_{mode}", f"Network {mode}: cutting {found[key].name}",
-                      frac[mode][0])
-        f = ctx.tmp / "network" / f"{ctx.slug}_osm_{mode}.osm.bz2"
-        cut = cut_osm_xml(found[key], f, ctx.buffer)
-        if cut.ways_kept == 0:
-            msg = (f"No way of {found[key]} has a node within {rep.margin_km:g} km of "
-                   f"{rep.name}: the network file does not cover these councils.")
-            raise DataError(msg)
-        rep.network[mode] = {"ways_in": cut.ways_in, "ways_kept": cut.ways_kept,
-                             "nodes_in": cut.nodes_in, "nodes_kept": cut.nodes_kept}
-        ctx.add_role(key, f, {}, cut.ways_kept,
-                     f"ways with a node within the councils + {rep.margin_km:g} km, kept whole")
-        done()
-        if mode in prebuild:
-            done = _stage(say, timings, f"osmnx_{mode}",
-                          f"Network {mode}: checking it loads in osmnx", frac[mode][1])
-            from placekit.network import load_network
-
-            try:
-                net = load_network(f, mode, use_cache=False)
-            except PlacekitError:
-                raise
-            except Exception as exc:
-                msg = (f"The cut {mode} network {f.name} did not load in osmnx "
-                       f"({type(exc).__name__}: {exc}).")
-                raise DataError(msg) from exc
-            rep.network[mode].update(nodes=net.n_nodes, edges=int(net.edge_u.size))
-            nets[mode] = net
-            done()
+    modes = [m for m in ("walk", "drive") if f"network_{m}" in found]
+    paths = {m: ctx.tmp / "network" / f"{ctx.slug}_osm_{m}.osm.bz2" for m in modes}
+    side: Future[tuple[OsmCut, Any, float, float]] | None = None
+    pool = None
+    if modes == ["walk", "drive"] and "drive" in prebuild and (os.cpu_count() or 1) > 1:
+        # the drive network is cut and checked in a second process while this one does walk
+        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        side = pool.submit(_network_job, found["network_drive"], paths["drive"],
+                           shapely.to_wkb(ctx.buffer), "drive", True)
+    try:
+        for mode in modes:
+            key = f"network_{mode}"
+            if mode == "drive" and side is not None:
+                say("Network drive: cut and checked in a second process", 0.9)
+                cut, net, t_cut, t_net = side.result()
+                timings["cut_drive (parallel)"], timings["osmnx_drive (parallel)"] = t_cut, t_net
+            else:
+                check = mode in prebuild
+                say(f"Network {mode}: cutting {found[key].name}"
+                    + (" and checking it loads in osmnx" if check else ""), 0.55)
+                cut, net, t_cut, t_net = _network_job(found[key], paths[mode], ctx.buffer, mode,
+                                                      check)
+                timings[f"cut_{mode}"] = t_cut
+                if check:
+                    timings[f"osmnx_{mode}"] = t_net
+            rep.network[mode] = {"ways_in": cut.ways_in, "ways_kept": cut.ways_kept,
+                                 "nodes_in": cut.nodes_in, "nodes_kept": cut.nodes_kept}
+            ctx.add_role(key, paths[mode], {}, cut.ways_kept,
+                         f"ways with a node within the councils + {rep.margin_km:g} km, kept whole")
+            if net is not None:
+                rep.network[mode].update(nodes=net.n_nodes, edges=int(net.edge_u.size))
+                nets[mode] = net
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     done = _stage(say, timings, "manifest", "Manifest and provenance", 0.95)
     manifest = _manifest(ctx, origins, levels, england)
@@ -1183,6 +1195,33 @@ def _build_into(ctx: _Ctx, lsoa_src: gpd.GeoDataFrame, lcols: dict[str, str],
         msg = f"Roles {missing_files} name files that were not written."
         raise DataError(msg)
     done()
+
+
+def _network_job(src: Path, dst: Path, buffer: BaseGeometry | bytes, mode: str,
+                 check: bool) -> tuple[OsmCut, Any, float, float]:
+    """Cut one network and (if ``check``) load it with osmnx; also run in a second process."""
+    t0 = time.perf_counter()
+    area = shapely.from_wkb(buffer) if isinstance(buffer, bytes) else buffer
+    cut = cut_osm_xml(src, dst, area)
+    t_cut = time.perf_counter() - t0
+    if cut.ways_kept == 0:
+        msg = (f"No way of {src} has a node within the councils' buffer: the network file "
+               "does not cover these councils.")
+        raise DataError(msg)
+    if not check:
+        return cut, None, t_cut, 0.0
+    from placekit.network import load_network
+
+    t0 = time.perf_counter()
+    try:
+        net = load_network(dst, mode, use_cache=False)
+    except PlacekitError:
+        raise
+    except Exception as exc:
+        msg = (f"The cut {mode} network {dst.name} did not load in osmnx "
+               f"({type(exc).__name__}: {exc}).")
+        raise DataError(msg) from exc
+    return cut, net, t_cut, time.perf_counter() - t0
 
 
 def _manifest(ctx: _Ctx, origins: dict[str, Any], levels: list[dict[str, Any]],

@@ -160,6 +160,26 @@ def test_levels(west) -> None:
     assert "boundaries" not in levels["msoa"]              # the tiny sources have none
 
 
+def test_ward_by_point_without_lookup_and_dropped_when_incomplete(sources: Path,
+                                                                   tmp_path: Path,
+                                                                   cache: Path) -> None:
+    f = next((sources / "lookups").glob("*lsoa21*ward*"))
+    lk = pd.read_csv(f)
+    f.unlink()
+    rep = packbuild.build_pack(sources, [WEST], tmp_path / "a", prebuild=())
+    ward = next(lv for lv in open_pack(tmp_path / "a").levels if lv["id"] == "ward")
+    assert "representative point" in ward["note"]
+    got = pd.read_csv(tmp_path / "a" / ward["assign"]["file"]).set_index("LSOA21CD")["WD24CD"]
+    assert got.to_dict() == lk[lk.lad_code == WEST].set_index("LSOA21CD")["WD24CD"].to_dict()
+    assert rep.levels["ward"] == 2
+
+    lk[lk.LSOA21CD != "E01999904"].to_csv(f, index=False)    # one LSOA without a ward
+    rep = packbuild.build_pack(sources, [WEST], tmp_path / "b", prebuild=())
+    assert "ward" not in rep.levels
+    assert any("level 'ward' left out: 1 LSOAs" in w for w in rep.warnings)
+    assert [lv["id"] for lv in open_pack(tmp_path / "b").levels] == ["msoa", "lad"]
+
+
 def test_progress_and_report(west) -> None:
     _out, rep, calls = west
     fracs = [f for _m, f in calls]
