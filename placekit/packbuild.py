@@ -150,8 +150,8 @@ def _s(key: str, pattern: str, kind: str, cut: str, label: str, *,
 
 
 _L21 = ("LSOA21CD", "lsoa21cd", "lsoa21_code")
-_OSM = {"lic": "ODbL", "att": _pack.ATTRIBUTION_OSM}
-_NHS = {"att": _pack.ATTRIBUTION_NHS}
+_OSMA = _pack.ATTRIBUTION_OSM
+_NHS = _pack.ATTRIBUTION_NHS
 _ODS = {"org_code": ("org_code",), "name": ("name",), "status_code": ("status_code",)}
 
 #: Every source the builder looks for, in build order.
@@ -196,18 +196,19 @@ SOURCES: tuple[SourceSpec, ...] = (
              "lsoa": ("lsoa21", "lsoa21cd", "LSOA21CD"), "status": ("status", "doterm")},
        keys=("postcode", "lat", "lon", "lsoa", "status"), att=_POSTCODES),
     _s("gp", "poi/*gp_practices*.parquet", "vector", "near", "GP practices",
-       cols={**_ODS, "prescribing_setting": ("prescribing_setting",)}, **_NHS),
-    _s("pharmacy", "poi/*pharmac*.parquet", "vector", "near", "Pharmacies", cols=_ODS, **_NHS),
-    _s("dentist", "poi/*dental*.parquet", "vector", "near", "Dental practices", cols=_ODS, **_NHS),
+       cols={**_ODS, "prescribing_setting": ("prescribing_setting",)}, att=_NHS),
+    _s("pharmacy", "poi/*pharmac*.parquet", "vector", "near", "Pharmacies", cols=_ODS, att=_NHS),
+    _s("dentist", "poi/*dental*.parquet", "vector", "near", "Dental practices", cols=_ODS,
+       att=_NHS),
     _s("pois", "poi/*osm_pois*.parquet", "vector", "near", "OSM points of interest",
-       cols={"name": ("name",), "subclass": ("subclass",)}, **_OSM),
+       cols={"name": ("name",), "subclass": ("subclass",)}, lic="ODbL", att=_OSMA),
     _s("greenspace", "poi/*greenspace*.parquet", "vector", "near", "OSM green space",
-       cols={"type": ("greenspace_type", "type")}, keys=("type",), **_OSM),
+       cols={"type": ("greenspace_type", "type")}, keys=("type",), lic="ODbL", att=_OSMA),
     _s("stops", "transit/*naptan*.parquet", "vector", "near", "NaPTAN stops",
        cols={"id": ("id", "atco_code", "ATCOCode"), "stop_type": ("stop_type",),
              "status": ("status",)}, att=_NAPTAN),
     _s("rail_tram", "transit/*rail*tram*.parquet", "vector", "near", "OSM rail and tram lines",
-       cols={"railway": ("railway",)}, **_OSM),
+       cols={"railway": ("railway",)}, lic="ODbL", att=_OSMA),
     _s("schools", "poi/*schools*.parquet", "vector", "near", "Schools",
        cols={"name": ("estab_name", "name")}, keys=("name",)),
     _s("warm_spaces", "poi/*warm_spaces*.parquet", "vector", "near", "Warm spaces",
@@ -216,11 +217,13 @@ SOURCES: tuple[SourceSpec, ...] = (
     _s("conservation_areas", "planning/*conservation*.parquet", "vector", "near",
        "Conservation areas", att=f"Local planning authorities; {_pack.ATTRIBUTION_OS}"),
     _s("roads", "network/*highways*.parquet", "vector", "near", "OSM highways",
-       cols={"highway": ("highway",)}, **_OSM),
+       cols={"highway": ("highway",)}, lic="ODbL", att=_OSMA),
     _s("buildings", "extra/*buildings*.parquet", "vector", "near", "OSM building footprints",
-       **_OSM),
-    _s("network_walk", "network/*walk*.osm.bz2", "osm", "network", "OSM walk network", **_OSM),
-    _s("network_drive", "network/*drive*.osm.bz2", "osm", "network", "OSM drive network", **_OSM),
+       lic="ODbL", att=_OSMA),
+    _s("network_walk", "network/*walk*.osm.bz2", "osm", "network", "OSM walk network",
+       lic="ODbL", att=_OSMA),
+    _s("network_drive", "network/*drive*.osm.bz2", "osm", "network", "OSM drive network",
+       lic="ODbL", att=_OSMA),
     _s("lad_boundaries", "boundaries/*lad*.parquet", "vector", "aux", "Local authority outlines",
        cols={"la": (LA_COLUMN,), "name": ("name", "re:LAD\\d\\dNM")}, exclude=("*ward*",),
        att=_ONS),
