@@ -21,7 +21,6 @@ from placekit.clustering import DEFAULT_VARIABLES, choose_k, cluster_place, stab
 from placekit.drivers import DEFAULT_DRIVERS, explain_demand, fit_demand_ensemble, flag_category
 from placekit.errors import PlacekitError
 from placekit.export import write_table
-from placekit.place import LEVEL_LABELS
 from placekit.profile import locality_profile
 from placekit.report import locality_report
 from placekit.scenarios import INTERVENTIONS, SCHEMA_VERSION, ScenarioEngine, validate_scenario
@@ -34,11 +33,11 @@ from placekit.targeting import (
 )
 
 st.set_page_config(page_title="placekit", layout="wide")
-FACILITY_TYPES = ["gp", "pharmacy", "dentist", "leisure", "library", "community_centre", "stop"]
+FACILITY_CHOICES = ["gp", "pharmacy", "dentist", "leisure", "library", "community_centre", "stop"]
 #: Overlay layers grouped by theme, as the map explorer lists them.
 OVERLAYS = {
     "conservation_area": "planning · conservation areas",
-    "stop": "transport · bus and tram stops", "tram_line": "transport · Supertram lines",
+    "stop": "transport · bus and tram stops", "tram_line": "transport · tram lines",
     "greenspace": "leisure and green space · public green space",
     "leisure": "leisure and green space · sports and leisure centres",
     "fast_food": "leisure and green space · fast food (hazard)",
@@ -50,70 +49,86 @@ OVERLAYS = {
 
 
 # ----------------------------------------------------------------------------- cached library calls
-@st.cache_resource(show_spinner="Loading the place data pack…")
-def base_place() -> placekit.Place:
-    return placekit.load_place()
+# Every cached call takes the pack folder (PACK) as its first argument, so switching pack
+# switches every section and each pack is prepared once per server.
+@st.cache_resource(show_spinner=False)
+def known_packs() -> dict[str, str]:
+    """Packs found where the PLACEKIT_PACKS setting says (default: the default pack and ~/placekit-packs)."""
+    found = {name: str(path) for name, path in placekit.pack.find_packs(placekit.config.pack_roots()).items()}
+    try:  # the default pack first
+        default = str(placekit.open_pack(placekit.config.data_dir()).path)
+    except PlacekitError:
+        return found
+    first = [n for n, p_ in found.items() if p_ == default]
+    return {**{n: found[n] for n in first}, **{n: p_ for n, p_ in found.items() if n not in first}}
+
+
+@st.cache_resource(show_spinner="Loading the place pack…")
+def base_place(pack: str) -> placekit.Place:
+    return placekit.load_place(pack)
 
 
 @st.cache_resource(show_spinner=False)
-def city_base() -> list:
-    return pl.base_layers(base_place().data_dir)
+def city_base(pack: str) -> list:
+    return pl.base_layers(base_place(pack))
 
 
 @st.cache_resource(show_spinner=False)
-def top_layers(level: str) -> list:
-    place = base_place()
-    return pl.overlay_layers(place.data_dir, None if level == "lsoa" else place.localities[level])
+def top_layers(pack: str, level: str) -> list:
+    place = base_place(pack)
+    return pl.overlay_layers(place, None if level == "lsoa" else place.localities[level])
 
 
 @st.cache_resource(show_spinner=False)
-def walk_access() -> tuple[pd.DataFrame, dict]:
+def walk_access(pack: str) -> tuple[pd.DataFrame, dict]:
     bar = st.progress(0.0, text="Building the walk network from OpenStreetMap (first run only)…")
-    out = access_indicators(base_place(), progress=lambda m, f: bar.progress(min(float(f), 1.0), text=m))
+    out = access_indicators(base_place(pack), progress=lambda m, f: bar.progress(min(float(f), 1.0), text=m))
     bar.empty()
     return out
 
 
 @st.cache_data(show_spinner="Grouping neighbourhoods…")
-def typology(k: int, seed: int) -> dict:
-    res = cluster_place(base_place(), k=k, n_init=300, random_state=seed)
-    X = base_place().indicators[res["variables"]]
+def typology(pack: str, k: int, seed: int) -> dict:
+    res = cluster_place(base_place(pack), k=k, n_init=300, random_state=seed)
+    X = base_place(pack).indicators[res["variables"]]
     aris, per_area = stability(X.fillna(X.median()), k, n_runs=20, random_state=seed)
     return {**{key: res[key] for key in ("labels", "confidence", "portraits", "seconds")},
             "ari": aris, "stability": per_area}
 
 
 @st.cache_data(show_spinner="Scanning k = 2..12…")
-def k_diagnostics(seed: int) -> pd.DataFrame:
-    X = base_place().indicators[DEFAULT_VARIABLES]
+def k_diagnostics(pack: str, seed: int) -> pd.DataFrame:
+    ind = base_place(pack).indicators
+    X = ind[[v for v in DEFAULT_VARIABLES if v in ind.columns]]
     return choose_k(X.fillna(X.median()), n_init=50, random_state=seed)
 
 
 @st.cache_data(show_spinner="Fitting and validating the demand model…")
-def drivers_for(demand: str) -> dict:
-    return dict(explain_demand(base_place(), demand, n_repeats=3))
+def drivers_for(pack: str, demand: str) -> dict:
+    return dict(explain_demand(base_place(pack), demand, n_repeats=3))
 
 
 @st.cache_resource(show_spinner="Preparing the street network and demand model for scenarios…")
-def scenario_engine(demand: str) -> ScenarioEngine:
-    frame, metas = walk_access()
-    place = base_place().with_indicators(frame, metas)
+def scenario_engine(pack: str, demand: str) -> ScenarioEngine:
+    frame, metas = walk_access(pack)
+    place = base_place(pack).with_indicators(frame, metas)
     access = [c for c in frame.columns if c.endswith("_walk_min")]
     dm = fit_demand_ensemble(place, demand, drivers=DEFAULT_DRIVERS + access)
     return ScenarioEngine(place, demand_model=dm)
 
 
 @st.cache_data(show_spinner=False)
-def sensitivity(demand: str, weights: tuple, rules: tuple) -> pd.DataFrame:
-    prev = prevention_table(base_place(), drivers_for(demand), rules=TierRules(**dict(rules)), weights=dict(weights))
-    return weight_sensitivity(prev[list(DEFAULT_CRITERIA)], base_place().codes("lac"), weights=dict(weights),
+def sensitivity(pack: str, demand: str, weights: tuple, rules: tuple) -> pd.DataFrame:
+    bp = base_place(pack)
+    prev = prevention_table(bp, drivers_for(pack, demand), rules=TierRules(**dict(rules)), weights=dict(weights))
+    return weight_sensitivity(prev[list(DEFAULT_CRITERIA)], bp.codes(bp.locality_level), weights=dict(weights),
                               n_runs=100)[0]
 
 
 @st.cache_resource(show_spinner=False)
-def scenario_isochrones(scenario_json: str, demand: str, threshold_min: float) -> list:
+def scenario_isochrones(pack: str, scenario_json: str, demand: str, threshold_min: float) -> list:
     """Walk isochrones around each added or moved facility, as a map layer."""
-    iso = scenario_engine(demand).isochrones(json.loads(scenario_json), threshold_min=threshold_min)
+    iso = scenario_engine(pack, demand).isochrones(json.loads(scenario_json), threshold_min=threshold_min)
     return [pl.point_layer(iso, "isochrone")] if len(iso) else []
 
 
@@ -121,9 +136,9 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
 @st.cache_resource(show_spinner=False)
-def static_base(level: str) -> tuple[list, list]:
+def static_base(pack: str, level: str) -> tuple[list, list]:
     """The base layers under and over the main map, served as files so the browser keeps them."""
-    return pl.to_static(city_base(), STATIC_DIR), pl.to_static(top_layers(level), STATIC_DIR)
+    return pl.to_static(city_base(pack), STATIC_DIR), pl.to_static(top_layers(pack, level), STATIC_DIR)
 
 
 def static_areas(place: placekit.Place, level: str) -> str:
@@ -131,26 +146,30 @@ def static_areas(place: placekit.Place, level: str) -> str:
     # uploaded (user_) indicators never go into a served file: they stay inline, in this session only
     ids = [i for i in place.indicators.columns if not i.startswith("user_")]
     written = st.session_state.setdefault("static_areas", {})
-    key = (level, tuple(ids))
+    key = (str(place.data_dir), level, tuple(ids))
     if key not in written:
         table = place.table(level, ids)
         worse = {i: place.catalogue.row(i)["direction"] != "higher_better" for i in ids}
         written[key] = pl.write_static_areas(table, STATIC_DIR, higher_is_worse=worse,
-                                             locality=place.lsoa["ward_name"] if level == "lsoa" else None)
+                                             locality=place.lsoa[f"{LOC}_name"] if level == "lsoa" else None)
     return written[key]
 
 
 def with_access(place: placekit.Place) -> placekit.Place:
     if "gp_walk_min" in place.indicators.columns:
         return place
-    frame, metas = walk_access()
+    frame, metas = walk_access(PACK)
     return place.with_indicators(frame, metas)
 
 
 @st.cache_resource(show_spinner=False)
+def place_view(pack: str, width_px: int = 900, height_px: int = 560) -> object:
+    """The whole place's view for a map of the given size (computed once per pack)."""
+    return pl.view_for(base_place(pack).lsoa, width_px=width_px, height_px=height_px)
+
+
 def city_view(width_px: int = 900, height_px: int = 560) -> object:
-    """The whole-city view for a map of the given size (computed once)."""
-    return pl.view_for(base_place().lsoa, width_px=width_px, height_px=height_px)
+    return place_view(PACK, width_px, height_px)
 
 
 def legend(lg: pl.Legend) -> None:
@@ -163,10 +182,34 @@ def legend(lg: pl.Legend) -> None:
 
 
 # ----------------------------------------------------------------------------- page
-if "place" not in st.session_state:
-    st.session_state["place"] = base_place()
+PACKS = known_packs()
+if not PACKS:
+    st.error("No place pack found. Set PLACEKIT_DATA to a pack folder (e.g. ../shared/data), or build one "
+             "with `placekit pack build --sources DIR --la CODE --out ~/placekit-packs/NAME`.")
+    st.stop()
+pack_name = st.sidebar.selectbox("Place pack", list(PACKS), key="pack",
+                                 help="Packs found where PLACEKIT_PACKS points (default: the default pack "
+                                      "and ~/placekit-packs). Switching pack switches every section.")
+PACK = PACKS[pack_name]
+#: State that belongs to one pack; dropped when the pack changes.
+PACK_STATE = ("level", "indicator", "view", "overlays", "bi_driver", "loc_level", "loc_code", "scn_items",
+              "scn_result", "scn_results", "scn_picked", "scn_lsoa", "scn_id", "current_table", "current_map",
+              "uploaded", "upload_msg", "drv_done", "prev_done", "prev_lac", "rep_lac", "pilots", "report_html",
+              "drv_area")
+if st.session_state.get("place_pack") != PACK:
+    for k_ in PACK_STATE:
+        st.session_state.pop(k_, None)
+    st.session_state["place"] = base_place(PACK)
+    st.session_state["place_pack"] = PACK
 place: placekit.Place = st.session_state["place"]
 cat = place.catalogue
+#: The level localities are planned by (Sheffield: LACs; elsewhere wards).
+LOC = place.locality_level
+FACILITY_TYPES = [f for f in FACILITY_CHOICES if f in place.available_layers]
+CENTRE = pl.centre_lonlat(place.lsoa)
+st.sidebar.caption(f"{place.name}: {len(place.lsoa)} neighbourhoods (LSOA 2021), "
+                   + ", ".join(place.level_label(lv) for lv in place.levels)
+                   + f". Origins: {place.pack.origins.get('method', '')}.")
 
 
 def map_with_legend(layers: list, lg: pl.Legend, *, key: str, view: object = None, height: int = 420,
@@ -200,10 +243,11 @@ def render_map() -> None:
     place: placekit.Place = st.session_state["place"]
     cat = place.catalogue
     c1, c2, c3 = st.columns([2, 2, 1])
-    level = c1.selectbox("Areas", list(LEVEL_LABELS), format_func=LEVEL_LABELS.get, key="level")
+    level = c1.selectbox("Areas", place.all_levels, format_func=place.level_label, key="level")
     indicator = c2.selectbox("Indicator (health and care demand first)", all_ids, format_func=label, key="indicator")
     scheme = c3.radio("Class breaks", ["quantiles", "natural_breaks"], key="scheme")
-    overlay_names = [*OVERLAYS, *(k for k in place.layers if k.startswith("user:"))]
+    overlay_names = [*(k for k in OVERLAYS if k in place.available_layers),
+                     *(k for k in place.layers if k.startswith("user:"))]
     overlays = st.multiselect("Place layers, by theme", overlay_names, key="overlays",
                               format_func=lambda k: OVERLAYS.get(k, f"your data · {k.removeprefix('user:')}"))
     bi = st.checkbox("Bivariate view: demand against one driver (3 x 3)", key="bivariate")
@@ -224,7 +268,7 @@ def render_map() -> None:
         layer, lg = pl.bivariate(table, indicator, driver, title=f"{meta['label']} × {cat.row(driver)['label']}")
     elif indicator.startswith("user_"):
         layer, lg = pl.choropleth(table, indicator, title=title, scheme=scheme,
-                                  locality=place.lsoa["ward_name"] if level == "lsoa" else None,
+                                  locality=place.lsoa[f"{LOC}_name"] if level == "lsoa" else None,
                                   higher_is_worse=meta["direction"] != "higher_better")
     else:
         # geometry goes to the browser once (a static file); a rerun sends only the class breaks
@@ -234,7 +278,7 @@ def render_map() -> None:
     view = st.session_state.get("view") or city_view()
     m, side = st.columns([4, 1])
     with m:
-        under, over = static_base(level)
+        under, over = static_base(PACK, level)
         st.pydeck_chart(pl.deck([*under, layer, *over, *extra], view, tooltip=tooltip), height=560, key="map")
     with side:
         legend(lg)
@@ -254,8 +298,8 @@ def render_map() -> None:
 def render_loc() -> None:
     place: placekit.Place = st.session_state["place"]
     cat = place.catalogue
-    lvl = st.selectbox("Locality level", ["lac", "ward", "neighbourhood"], format_func=LEVEL_LABELS.get,
-                       key="loc_level")
+    lvl = st.selectbox("Locality level", place.levels, index=place.levels.index(LOC) if LOC in place.levels else 0,
+                       format_func=place.level_label, key="loc_level")
     areas = place.localities[lvl]
     code = st.selectbox("Locality", list(areas.index), format_func=lambda c: str(areas.loc[c, "area_name"]),
                         key="loc_code")
@@ -273,13 +317,13 @@ def render_loc() -> None:
     meta = cat.row(indicator)
     layer, lg = pl.choropleth(table, indicator, title=f"{meta['label']} ({meta['unit']})",
                               higher_is_worse=meta["direction"] != "higher_better", layer_id="locality")
-    map_with_legend([*city_base(), layer, *top_layers(lvl)], lg, key="loc_map", height=380, ratio=(3, 1),
+    map_with_legend([*city_base(PACK), layer, *top_layers(PACK, lvl)], lg, key="loc_map", height=380, ratio=(3, 1),
                     view=pl.view_for(areas.loc[[code]], width_px=780, height_px=380))
     prof = locality_profile(place, lvl, code)
     st.dataframe(prof["indicators"], width="stretch")
     st.write("Most and least served neighbourhoods:")
     st.dataframe(prof["served"], width="stretch")
-    types = typology(6, 0)
+    types = typology(PACK, 6, 0)
     mix = types["labels"].reindex(mine).value_counts().rename("neighbourhoods").to_frame()
     st.write("Neighbourhood types here (k = 6):")
     st.dataframe(mix.join(types["portraits"][["name"]]), width="stretch")
@@ -290,11 +334,11 @@ def render_loc() -> None:
 def render_types() -> None:
     place: placekit.Place = st.session_state["place"]
     k = st.slider("Number of neighbourhood types (k)", 2, 12, 6, key="k")
-    diag = k_diagnostics(0)
+    diag = k_diagnostics(PACK, 0)
     d1, d2 = st.columns(2)
     d1.line_chart(diag[["silhouette", "davies_bouldin"]])
     d2.line_chart(diag[["wcss"]])
-    res = typology(k, 0)
+    res = typology(PACK, k, 0)
     ttable = place.table("lsoa", []).join(res["labels"].rename("type"))
     colour_by = st.radio("Colour by", ["type", "confidence"], horizontal=True, key="types_colour")
     if colour_by == "type":
@@ -305,7 +349,7 @@ def render_types() -> None:
         ctab = ttable.join(res["confidence"].rename("confidence"))
         layer, lg = pl.choropleth(ctab, "confidence", title="Confidence (1 − own / next centre distance)",
                                   higher_is_worse=False, layer_id="types")
-    map_with_legend([*city_base(), layer, *top_layers("lac")], lg, key="types_map")
+    map_with_legend([*city_base(PACK), layer, *top_layers(PACK, LOC)], lg, key="types_map")
     portraits = res["portraits"]
     which = st.selectbox("Pen portrait of type", list(portraits.index), key="portrait",
                          format_func=lambda t: f"{t}: {portraits.loc[t, 'name']}")
@@ -327,8 +371,8 @@ def render_drivers() -> None:
                           format_func=label, key="drv_demand")
     if st.button("Explain demand", key="drv_run") or st.session_state.get("drv_done") == demand:
         st.session_state["drv_done"] = demand
-        r = drivers_for(demand)
-        st.markdown("Held-out R² (cross-validated, whole LACs held out): "
+        r = drivers_for(PACK, demand)
+        st.markdown(f"Held-out R² (cross-validated, whole {place.level_label(LOC, count=False)} areas held out): "
                     + ", ".join(f"{k_}: {v:.2f}" for k_, v in r["scores"].items()))
         st.bar_chart(r["importance"].reset_index(), x="group", y="importance", horizontal=True, sort="-importance")
         st.dataframe(r["importance"], width="stretch")
@@ -343,7 +387,7 @@ def render_drivers() -> None:
         flayer, flg = pl.categorical(ftable, "flag", title="Flags", layer_id="flags", colours={
             "demand above prediction": (203, 24, 29), "high exposure, moderate demand": (253, 141, 60),
             "no flag": (235, 235, 235)})
-        map_with_legend([*city_base(), flayer, *top_layers("lac")], flg, key="flags_map")
+        map_with_legend([*city_base(PACK), flayer, *top_layers(PACK, LOC)], flg, key="flags_map")
         st.caption(r["caveat"])
 
 
@@ -366,33 +410,37 @@ def render_prev() -> None:
         st.info("Tiers use the demand model of the Drivers tab (about 10 s the first time for each indicator).")
         return
     st.session_state["prev_done"] = p_demand
-    r = drivers_for(p_demand)
+    r = drivers_for(PACK, p_demand)
     prev = prevention_table(place, r, rules=rules, weights=weights)
     ptable = place.table("lsoa", []).join(prev[["tier", "reason"]])
     player, plg = pl.categorical(ptable, "tier", title="Prevention tier", colours=pl.TIER_RGB, layer_id="tiers")
-    map_with_legend([*city_base(), player, *top_layers("lac")], plg, key="tiers_map")
+    map_with_legend([*city_base(PACK), player, *top_layers(PACK, LOC)], plg, key="tiers_map")
     st.write(prev["tier"].value_counts().rename("neighbourhoods"))
-    lac_pick = st.selectbox("Priorities within", list(place.localities["lac"].index), key="prev_lac")
+    lac_pick = st.selectbox(f"Priorities within ({place.level_label(LOC, count=False)})",
+                            list(place.localities[LOC].index), key="prev_lac",
+                            format_func=lambda c: str(place.localities[LOC].loc[c, "area_name"]))
     st.dataframe(prev[prev["locality"] == lac_pick].sort_values("rank_in_locality")
                  [["area_name", "tier", "reason", "score", "rank_in_locality"]], width="stretch")
-    sens = sensitivity(p_demand, tuple(sorted(weights.items())), tuple(sorted(vars(rules).items())))
-    st.write("Sensitivity: share of each LAC's top 5 that stays in the top 5 when every weight moves by up to ±30 %:")
+    sens = sensitivity(PACK, p_demand, tuple(sorted(weights.items())), tuple(sorted(vars(rules).items())))
+    st.write(f"Sensitivity: share of each {place.level_label(LOC, count=False)}'s top 5 that stays in the top 5 when every weight moves by up to ±30 %:")
     st.dataframe(sens, width="stretch")
     st.subheader("Pilot and matched comparison")
     pilots = st.multiselect("Pilot neighbourhoods", list(place.lsoa.index), key="pilots",
-                            format_func=lambda c: f"{place.lsoa.loc[c, 'area_name']} ({place.lsoa.loc[c, 'lac_name']})")
+                            format_func=lambda c: f"{place.lsoa.loc[c, 'area_name']} ({place.lsoa.loc[c, f'{LOC}_name']})")
     if pilots:
-        types = typology(6, 0)["labels"]
-        cols = ["imd2025_score", p_demand, "no_car_pct", "age_65plus_pct", "overcrowded_bedrooms_pct"]
+        types = typology(PACK, 6, 0)["labels"]
+        cols = [c for c in ("imd2025_score", p_demand, "no_car_pct", "age_65plus_pct", "overcrowded_bedrooms_pct")
+                if c in place.indicators.columns]
         from placekit.targeting import balance_table
 
-        mt = match_comparisons(place.indicators[cols], pilots, cluster=types, locality=place.codes("lac"))
+        mt = match_comparisons(place.indicators[cols], pilots, cluster=types, locality=place.codes(LOC))
         st.dataframe(mt, width="stretch")
         st.dataframe(balance_table(place.indicators[cols], pilots, list(mt["comparison"])), width="stretch")
-    rep_lac = st.selectbox("Locality pack (HTML) for", list(place.localities["lac"].index), key="rep_lac")
+    rep_lac = st.selectbox("Locality pack (HTML) for", list(place.localities[LOC].index), key="rep_lac",
+                           format_func=lambda c: str(place.localities[LOC].loc[c, "area_name"]))
     if st.button("Build the locality pack", key="rep_build"):
-        t6 = typology(6, 0)
-        st.session_state["report_html"] = locality_report(place, "lac", rep_lac, prevention=prev, drivers=r,
+        t6 = typology(PACK, 6, 0)
+        st.session_state["report_html"] = locality_report(place, LOC, rep_lac, prevention=prev, drivers=r,
                                                           types=t6["labels"], portraits=t6["portraits"])
     if st.session_state.get("report_html"):
         st.download_button("Download the locality pack", st.session_state["report_html"].encode(),
@@ -419,7 +467,7 @@ def render_scn() -> None:
         if where == "click on map":
             pick_layer, _ = pl.choropleth(place.table("lsoa", ["imd2025_decile"]), "imd2025_decile",
                                           title="IMD 2025 decile", higher_is_worse=False, layer_id="pick")
-            event = st.pydeck_chart(pl.deck([*city_base(), pick_layer, *top_layers("lac")],
+            event = st.pydeck_chart(pl.deck([*city_base(PACK), pick_layer, *top_layers(PACK, LOC)],
                                             city_view(480, 300)),
                                     height=300, key="scn_pick", on_select="rerun", selection_mode="single-object")
             picked = (event.selection.get("objects", {}) or {}).get("pick", []) if event else []
@@ -430,18 +478,18 @@ def render_scn() -> None:
             if code in place.lsoa.index:
                 pt = place.lsoa.loc[[code]].geometry.representative_point().iloc[0]
                 loc = {"x": float(pt.x), "y": float(pt.y)}
-                st.caption(f"Picked {place.lsoa.loc[code, 'area_name']} ({code}), {place.lsoa.loc[code, 'ward_name']}")
+                st.caption(f"Picked {place.lsoa.loc[code, 'area_name']} ({code}), {place.lsoa.loc[code, f'{LOC}_name']}")
             else:
                 st.caption("Click a neighbourhood on the map (coloured by IMD 2025 decile; darker = less deprived).")
         elif where == "postcode":
-            loc = {"postcode": st.text_input("Postcode", "S2 1AA", key="scn_pc")}
+            loc = {"postcode": st.text_input("Postcode", "", key="scn_pc")}
         elif where == "lon/lat":
             a, b = st.columns(2)
-            loc = {"lon": a.number_input("lon", value=-1.4917, format="%.5f", key="scn_lon"),
-                   "lat": b.number_input("lat", value=53.3215, format="%.5f", key="scn_lat")}
+            loc = {"lon": a.number_input("lon", value=CENTRE[0], format="%.5f", key="scn_lon"),
+                   "lat": b.number_input("lat", value=CENTRE[1], format="%.5f", key="scn_lat")}
         else:
             code = st.selectbox("Neighbourhood", list(place.lsoa.index), key="scn_lsoa",
-                                format_func=lambda c: f"{place.lsoa.loc[c, 'area_name']} ({place.lsoa.loc[c, 'ward_name']})")
+                                format_func=lambda c: f"{place.lsoa.loc[c, 'area_name']} ({place.lsoa.loc[c, f'{LOC}_name']})")
             pt = place.lsoa.loc[[code]].geometry.representative_point().iloc[0]
             loc = {"x": float(pt.x), "y": float(pt.y)}
         item: dict = {"type": kind}
@@ -449,7 +497,7 @@ def render_scn() -> None:
             item["facility"] = st.selectbox("Facility type", FACILITY_TYPES, key="scn_fac")
         if kind in ("close_facility", "move_facility"):
             lay = place.layer(item["facility"])
-            ids = lay["org_code"] if "org_code" in lay else lay["id"] if "id" in lay else pd.Series(
+            ids = lay["id"] if "id" in lay else pd.Series(
                 [f"{item['facility']}:{i}" for i in range(len(lay))])
             item["id"] = st.selectbox("Which one", list(ids.astype(str)), key="scn_id",
                                       format_func=lambda i: f"{lay['name'].astype(str).iloc[list(ids.astype(str)).index(i)]} ({i})")
@@ -457,10 +505,10 @@ def render_scn() -> None:
             item.update(loc)
         if kind == "add_link":
             a, b, c_, d_ = st.columns(4)
-            item["from"] = {"lon": a.number_input("from lon", value=-1.4700, format="%.5f", key="l1x"),
-                            "lat": b.number_input("from lat", value=53.3800, format="%.5f", key="l1y")}
-            item["to"] = {"lon": c_.number_input("to lon", value=-1.4650, format="%.5f", key="l2x"),
-                          "lat": d_.number_input("to lat", value=53.3820, format="%.5f", key="l2y")}
+            item["from"] = {"lon": a.number_input("from lon", value=CENTRE[0], format="%.5f", key="l1x"),
+                            "lat": b.number_input("from lat", value=CENTRE[1], format="%.5f", key="l1y")}
+            item["to"] = {"lon": c_.number_input("to lon", value=CENTRE[0] + 0.005, format="%.5f", key="l2x"),
+                          "lat": d_.number_input("to lat", value=CENTRE[1] + 0.002, format="%.5f", key="l2y")}
         if kind == "add_housing":
             item["dwellings"] = st.number_input("Dwellings", 1, 10000, 200, key="scn_dw")
             item["people"] = st.number_input("People", 1, 30000, 460, key="scn_people")
@@ -485,7 +533,7 @@ def render_scn() -> None:
         if c1.button("Apply", key="scn_apply", disabled=not items):
             try:
                 t0 = time.perf_counter()
-                eng = scenario_engine(scn_demand)
+                eng = scenario_engine(PACK, scn_demand)
                 prep_s = time.perf_counter() - t0
                 res = eng.apply(doc)
                 st.session_state["scn_result"] = (res, prep_s)
@@ -508,14 +556,14 @@ def render_scn() -> None:
                                 key="scn_show")
             ctable = place.table("lsoa", []).join(a[[show]])
             clayer, clg = pl.change_choropleth(ctable, show, title=show.replace("_", " "), layer_id="scn_change")
-            iso = scenario_isochrones(json.dumps(res.scenario, sort_keys=True), scn_demand, float(threshold))
-            map_with_legend([*city_base(), clayer, *top_layers("lac"), *iso], clg, key="scn_map",
+            iso = scenario_isochrones(PACK, json.dumps(res.scenario, sort_keys=True), scn_demand, float(threshold))
+            map_with_legend([*city_base(PACK), clayer, *top_layers(PACK, LOC), *iso], clg, key="scn_map",
                             view=city_view(560, 420))
             newly = {c: int(a[c].sum()) for c in a if c.endswith("_people_newly_within")}
             prep = f" (first use: {prep_s:.1f} s to prepare the network and demand model)" if prep_s > 0.5 else ""
             st.success(f"Applied in {res.seconds:.2f} s{prep}. People newly within {threshold} min: "
                        + ", ".join(f"{k.removesuffix('_people_newly_within')}: {v:,}" for k, v in newly.items()))
-            st.dataframe(res.localities["lac"], width="stretch")
+            st.dataframe(res.localities[LOC], width="stretch")
             st.write("Who gains, by IMD 2025 decile (1 = most deprived):")
             st.dataframe(res.by_imd_decile, width="stretch")
             for n in res.notes:
@@ -550,8 +598,9 @@ def render_data() -> None:
         (st.success if msg[0] == "ok" else st.error)(msg[1])
     user = [i for i in place.indicators.columns if i.startswith("user_")]
     if user:
-        st.write("Your indicators (pick them in the Map explorer), by ward; hidden = suppressed:")
-        st.dataframe(place.table("ward", user).drop(columns="geometry"), width="stretch")
+        st.write(f"Your indicators (pick them in the Map explorer), by {place.level_label(LOC, count=False)}; "
+                 "hidden = suppressed:")
+        st.dataframe(place.table(LOC, user).drop(columns="geometry"), width="stretch")
 
 
 
@@ -573,7 +622,7 @@ def render_export() -> None:
         if cur is not None:  # the exported map carries its data inline, so it works from a file
             layer, _lg = pl.choropleth(table, cur["indicator"], title=cur["title"], scheme=cur["scheme"],
                                        higher_is_worse=cur["higher_is_worse"])
-            deck = pl.deck([*city_base(), layer, *top_layers(cur["level"])],
+            deck = pl.deck([*city_base(PACK), layer, *top_layers(PACK, cur["level"])],
                            city_view())
             st.download_button("Current map (HTML)", pl.map_html(deck, attributions=place.attributions).encode(),
                                file_name="placekit_map.html", key="dl_html")

@@ -1,6 +1,7 @@
 """placekit: where, and on what, should a council act upstream?
 
-Load a city's place data (Sheffield by default), compute street-network access,
+Load a place pack (Sheffield by default, or any English council's pack
+built with ``placekit pack build``), compute street-network access,
 group neighbourhoods, explain demand by upstream drivers, test interventions and
 target prevention. Every result is an area-level association, never an
 individual's risk.
@@ -18,6 +19,7 @@ from placekit import (
     harmonise,
     layers,
     network,
+    origins,
     pack,
     place,
     profile,
@@ -28,14 +30,15 @@ from placekit import (
 )
 from placekit.catalogue import Catalogue, load_catalogue
 from placekit.errors import CRSError, DataError, PlacekitError, SchemaError
-from placekit.place import LEVELS, Place, load_place
+from placekit.pack import Pack, open_pack
+from placekit.place import Place, load_place
 
 __all__ = [
     "AREA_LEVEL_CAVEAT",
-    "LEVELS",
     "CRSError",
     "Catalogue",
     "DataError",
+    "Pack",
     "Place",
     "PlacekitError",
     "SchemaError",
@@ -52,6 +55,8 @@ __all__ = [
     "load_catalogue",
     "load_place",
     "network",
+    "open_pack",
+    "origins",
     "pack",
     "place",
     "profile",

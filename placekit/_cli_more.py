@@ -74,8 +74,9 @@ def _scenario(args: argparse.Namespace) -> int:
         dm = fit_demand_ensemble(place, args.demand, drivers=DEFAULT_DRIVERS + extra)
     eng = ScenarioEngine(place, mode=str(sc["mode"]), demand_model=dm)
     res = eng.apply(sc)
+    out_areas = place.areas(args.level)
     table = res.areas if args.level == "lsoa" else res.localities[args.level]
-    out = place.areas(args.level).join(table.drop(columns=["area_name"], errors="ignore"))
+    out = out_areas.join(table.drop(columns=["area_name"], errors="ignore"))
     write_table(out, args.out, attributions=place.attributions)
     newly = {c: round(float(res.areas[c].sum())) for c in res.areas if c.endswith("_people_newly_within")}
     print(f"Applied {sc['name']!r} in {res.seconds:.2f} s; people newly within "
@@ -96,14 +97,14 @@ def _report(args: argparse.Namespace) -> int:
     drv = explain_demand(place, args.demand, n_repeats=3)
     prev = prevention_table(place, drv)
     cl = cluster_place(place, k=args.k, random_state=0)
-    text = locality_report(place, args.level, args.area, prevention=prev, drivers=drv,
+    text = locality_report(place, args.level or place.locality_level, args.area, prevention=prev, drivers=drv,
                            types=cl["labels"], portraits=cl["portraits"])
     write_report(text, args.out)
     print(f"Wrote {args.out}")
     return 0
 
 
-def register(sub: argparse._SubParsersAction, levels: list[str]) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction, level_help: str) -> None:  # type: ignore[type-arg]
     """Add the analysis subcommands to the ``placekit`` parser."""
     s = sub.add_parser("cluster", help="neighbourhood typology (OAC method)")
     s.add_argument("--k", type=int)
@@ -123,12 +124,12 @@ def register(sub: argparse._SubParsersAction, levels: list[str]) -> None:  # typ
     s.set_defaults(func=_drivers)
     s = sub.add_parser("scenario", help="apply a scenario JSON and compare with the baseline")
     s.add_argument("file")
-    s.add_argument("--level", choices=levels, default="lsoa")
+    s.add_argument("--level", default="lsoa", help=level_help)
     s.add_argument("--demand", help="demand indicator id for predicted change (optional)")
     s.add_argument("--out", required=True)
     s.set_defaults(func=_scenario)
     s = sub.add_parser("report", help="self-contained HTML locality pack")
-    s.add_argument("--level", choices=["lac", "ward", "neighbourhood"], default="lac")
+    s.add_argument("--level", help="locality level (default: the pack's, e.g. lac for Sheffield, ward elsewhere)")
     s.add_argument("--area", required=True, help="locality code or name")
     s.add_argument("--demand", default="bad_health_pct")
     s.add_argument("--k", type=int, default=6)

@@ -5,12 +5,12 @@ For one facility type it runs a single Dijkstra from a virtual source joined to
 every facility's access node(s) (``scipy.sparse.csgraph.dijkstra``), so each
 node learns its cost to the nearest facility and which facility that is.
 
-Origins are where people live: the centres of the pack's 25 m residential
-dwelling-presence cells (SCC's address gazetteer), each snapped to its nearest
+Origins are where people live (:mod:`placekit.origins`, the method the pack's
+manifest names: a residential address grid, live postcode centroids, building
+footprints or population-weighted centroids), each snapped to its nearest
 network node with the straight-line snap distance added. An LSOA's value is the
-mean over its residential cells, so it reflects where homes are, not the
-geometric centre. (The ONS population-weighted centroids can be used instead:
-``origins="centroids"``.)
+(weighted) mean over its origins, so it reflects where homes are, not the
+geometric centre.
 
 Facilities: points snap to their nearest node (snap distance added); polygons
 (green space) are reached at their edge: nodes inside the polygon (or within
@@ -24,21 +24,19 @@ the same answer as a full recompute.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import rasterio
 import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import dijkstra
 
-from placekit import pack
 from placekit._validate import require_projected
 from placekit.errors import DataError
-from placekit.localities import RESIDENTIAL_GRID
-from placekit.network import WALK_SPEED_KMH, StreetNetwork, load_network, pack_network_path
+from placekit.network import WALK_SPEED_KMH, StreetNetwork
+from placekit.origins import Origins
+from placekit.pack import default_layers
 
 __all__ = [
     "DEFAULT_TYPES",
@@ -52,10 +50,9 @@ __all__ = [
     "count_within",
     "facilities_from_layer",
     "isochrone",
-    "residential_origins",
 ]
 
-#: Default facility types, each a layer of :data:`placekit.pack.LAYERS`.
+#: Default facility types, each a layer of ``placekit/data/layers.json``.
 DEFAULT_TYPES = ("gp", "pharmacy", "dentist", "greenspace", "leisure", "library",
                  "community_centre", "stop", "fast_food", "pub", "betting")
 _UNREACHED = -1
@@ -95,7 +92,7 @@ def facilities_from_layer(net: StreetNetwork, layer: gpd.GeoDataFrame, *, name: 
     """
     require_projected(layer, name=f"Facility layer {name!r}")
     geoms = layer.geometry.to_numpy()
-    id_col = next((c for c in ("id", "org_code") if c in layer.columns), None)
+    id_col = "id" if "id" in layer.columns else None
     ids = (layer[id_col].astype(str).to_numpy() if id_col
            else np.asarray([f"{name}:{i}" for i in range(len(layer))]))
     is_pt = shapely.get_type_id(geoms) == 0
@@ -394,65 +391,6 @@ def _min_duplicates(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n: int
     return sp.csr_matrix((vals[first], (rows[first], cols[first])), shape=(n, n))
 
 
-# ----------------------------------------------------------------------------- origins
-
-
-@dataclass(frozen=True)
-class Origins:
-    """Where people live: points, their LSOA, node and snap distance."""
-
-    x_m: np.ndarray
-    y_m: np.ndarray
-    area_code: np.ndarray
-    node: np.ndarray
-    offset_m: np.ndarray
-    kind: str
-
-
-def residential_origins(net: StreetNetwork, lsoa: gpd.GeoDataFrame, data: Path, *,
-                        kind: str = "residential_cells") -> Origins:
-    """
-    Origins for access: residential grid cells (default) or ONS population-weighted centroids.
-
-    Parameters
-    ----------
-    net
-        The network to snap to.
-    lsoa
-        LSOA polygons in EPSG:27700 indexed by code.
-    data
-        The data pack folder.
-    kind
-        ``"residential_cells"`` or ``"centroids"``.
-    """
-    if kind == "residential_cells":
-        with rasterio.open(data / RESIDENTIAL_GRID) as src:
-            resi = src.read(1) > 0
-            transform, shape = src.transform, src.shape
-        from placekit.localities import _burn
-
-        lab = _burn(lsoa, shape, transform)
-        rr, cc = np.nonzero(resi & (lab > 0))
-        xs, ys = rasterio.transform.xy(transform, rr, cc)
-        codes = lsoa.index.to_numpy()[lab[rr, cc] - 1]
-        x, y = np.asarray(xs, float), np.asarray(ys, float)
-        # LSOAs with no residential cell fall back to their centroid
-        missing = np.setdiff1d(lsoa.index.to_numpy(), codes)
-        if missing.size:
-            pts = lsoa.loc[missing].geometry.representative_point()
-            x, y = np.append(x, pts.x.to_numpy()), np.append(y, pts.y.to_numpy())
-            codes = np.append(codes, missing)
-    elif kind == "centroids":
-        c = pack.read_vector(data, "transport_poi/lsoa21_population_weighted_centroids_sheffield.parquet")
-        c = c.set_index("LSOA21CD").reindex(lsoa.index)
-        x, y, codes = c.geometry.x.to_numpy(), c.geometry.y.to_numpy(), c.index.to_numpy()
-    else:
-        msg = f"origins must be one of ['residential_cells', 'centroids']; got {kind!r}."
-        raise DataError(msg)
-    node, off = net.snap(x, y)
-    return Origins(x, y, codes, node, off, kind)
-
-
 def access_table(model: AccessModel, state: NearestState, origins: Origins) -> pd.Series:
     """
     Mean cost to the nearest facility over each LSOA's origins.
@@ -463,7 +401,10 @@ def access_table(model: AccessModel, state: NearestState, origins: Origins) -> p
         Indexed by LSOA code, in the model's unit (metres or minutes).
     """
     per_origin = state.cost[origins.node] + model.offset_cost(origins.offset_m)
-    s = pd.Series(per_origin).groupby(origins.area_code).mean()
+    w = np.ones(per_origin.size) if origins.weight is None else origins.weight
+    frame = pd.DataFrame({"wv": per_origin * w, "w": w})
+    sums = frame.groupby(origins.area_code).sum()
+    s = sums["wv"] / sums["w"]
     s.index.name = "area_code"
     return s
 
@@ -561,9 +502,11 @@ def access_indicators(place: object, *, modes: tuple[str, ...] = ("walk",),
     assert isinstance(place, Place)
     values: dict[str, pd.Series] = {}
     metas: dict[str, dict[str, str]] = {}
+    specs = default_layers()
+    types = tuple(t for t in types if t in place.available_layers)
     for mode in modes:
-        net = load_network(pack_network_path(place.data_dir, mode), mode, progress=progress)  # type: ignore[arg-type]
-        origins = residential_origins(net, place.lsoa, place.data_dir)
+        net = place.network(mode, progress=progress)
+        origins = place.origins(mode)
         metrics = {"m": AccessModel(net, metric="length")}
         metrics["min"] = AccessModel(net, metric="time") if mode == "drive" else metrics["m"]
         for t in types:
@@ -575,15 +518,15 @@ def access_indicators(place: object, *, modes: tuple[str, ...] = ("walk",),
                     s = s / (model.walk_speed_kmh * 1000.0 / 60.0)
                 cid = f"{t}_{mode}_{unit}"
                 values[cid] = s
-                label = pack.LAYERS[t].label
+                label = specs[t].label
                 metas[cid] = dict(
                     label=f"{'Walk' if mode == 'walk' else 'Drive'} {'time' if unit == 'min' else 'distance'} to nearest: {label}",
-                    theme=pack.LAYERS[t].theme if pack.LAYERS[t].theme != "health and care demand" else "transport",
+                    theme=specs[t].theme if specs[t].theme != "health and care demand" else "transport",
                     unit="minutes" if unit == "min" else "metres",
                     direction="higher_better" if t in ("fast_food", "pub", "betting") else "higher_worse",
                     kind="time" if unit == "min" else "distance", aggregation="weighted_mean",
                     weight="population", tier="primary",
-                    source=f"computed on the OSM {mode} network; {pack.LAYERS[t].attribution}",
+                    source=f"computed on the OSM {mode} network; {place.layer(t).attrs.get('attribution', '')}",
                     year="", geography="LSOA21", licence="ODbL + source licence",
                     derivation=f"access:{t}:{mode}:{unit}")
             if within_min is not None:
@@ -591,7 +534,7 @@ def access_indicators(place: object, *, modes: tuple[str, ...] = ("walk",),
                 budget = within_min if tmodel.metric == "time" else within_min * tmodel.walk_speed_kmh * 1000 / 60
                 cid = f"{t}_{mode}_within_{within_min:g}min"
                 values[cid] = count_within(tmodel, fac, origins, max_cost=budget)
-                metas[cid] = dict(metas[f"{t}_{mode}_min"], label=f"{pack.LAYERS[t].label} within {within_min:g} min "
+                metas[cid] = dict(metas[f"{t}_{mode}_min"], label=f"{specs[t].label} within {within_min:g} min "
                                   f"({mode})", unit="facilities", kind="count", direction="higher_better",
                                   aggregation="weighted_mean", derivation=f"access_within:{t}:{mode}:{within_min:g}")
     frame = pd.DataFrame(values).reindex(place.lsoa.index)

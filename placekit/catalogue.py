@@ -27,7 +27,7 @@ __all__ = [
     "load_catalogue",
 ]
 
-CATALOGUE_PATH = Path(__file__).resolve().parent.parent / "data" / "indicators.csv"
+
 
 COLUMNS = (
     "id", "label", "theme", "unit", "direction", "kind", "aggregation", "weight",
@@ -151,7 +151,7 @@ def load_catalogue(path: str | Path | None = None) -> Catalogue:
     Parameters
     ----------
     path
-        A catalogue CSV; the repository's ``data/indicators.csv`` by default.
+        A catalogue CSV; placekit's own (shipped as package data) by default.
 
     Returns
     -------
@@ -163,7 +163,14 @@ def load_catalogue(path: str | Path | None = None) -> Catalogue:
         If a column is missing, an id is duplicated or not snake_case, or a
         theme, direction, aggregation or tier is not one of the allowed values.
     """
-    p = Path(path) if path is not None else CATALOGUE_PATH
+    if path is None:
+        from importlib import resources
+
+        shipped = resources.files("placekit.data").joinpath("indicators.csv")
+        with shipped.open("r", encoding="utf-8") as fh:
+            table = pd.read_csv(fh, dtype=str, keep_default_na=False).set_index("id")
+        return Catalogue(_check(table, source="placekit's indicator catalogue (data/indicators.csv)"))
+    p = Path(path)
     if not p.is_file():
         msg = f"No indicator catalogue at {p}."
         raise DataError(msg)

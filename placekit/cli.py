@@ -55,6 +55,12 @@ def _cmd_table(args: argparse.Namespace) -> int:
     ids = _ids(args.indicators)
     place = _with_access(place, ids)
     table = place.table(args.level, ids)
+    if args.england:
+        from placekit.profile import with_england
+
+        table = with_england(place, table, args.level)
+        if "unavailable" in str(table.attrs.get("england", "")):
+            print(f"England comparison {table.attrs['england']}", file=sys.stderr)
     write_table(table, args.out, attributions=place.attributions)
     print(f"Wrote {len(table)} {args.level} rows to {args.out}")
     return 0
@@ -66,11 +72,10 @@ def _cmd_access(args: argparse.Namespace) -> int:
 
     place = _place(args)
     types = tuple(_ids(args.facility) or ())
-    from placekit.pack import LAYERS
-
-    bad = [t for t in types if t not in LAYERS]
+    bad = [t for t in types if t not in place.available_layers]
     if bad:
-        print(f"error: unknown facility type(s) {bad}; types are {sorted(LAYERS)}", file=sys.stderr)
+        print(f"error: unknown facility type(s) {bad} for {place.name}; types are "
+              f"{sorted(place.available_layers)}", file=sys.stderr)
         return 2
     t0 = time.perf_counter()
     place = add_access_indicators(place, modes=(args.mode,), types=types, within_min=args.within,
@@ -87,27 +92,32 @@ def _cmd_access(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``placekit`` command."""
     p = argparse.ArgumentParser(prog="placekit", description="Place-based prevention explorer.")
-    p.add_argument("--data", help="data pack folder (default: PLACEKIT_DATA or ../shared/data)")
+    p.add_argument("--data", help="place pack folder: the Sheffield pack or one made by `placekit pack build` "
+                   "(default: PLACEKIT_DATA or ../shared/data)")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("indicators", help="list the indicator catalogue")
     s.add_argument("--out")
     s.set_defaults(func=_cmd_indicators)
-    levels = ["lsoa", "ward", "lac", "neighbourhood"]
+    level_help = "lsoa or a level of the pack (e.g. msoa, ward, lad; Sheffield also lac, neighbourhood)"
     s = sub.add_parser("table", help="one row per area with chosen indicators")
-    s.add_argument("--level", choices=levels, default="lsoa")
+    s.add_argument("--level", default="lsoa", help=level_help)
     s.add_argument("--indicators", help="comma-separated ids")
+    s.add_argument("--england", action="store_true",
+                   help="add England's value, the England rank and decile and better/similar/worse than England")
     s.add_argument("--out", required=True)
     s.set_defaults(func=_cmd_table)
     s = sub.add_parser("access", help="network distance and time to the nearest facility")
     s.add_argument("--facility", required=True, help="type[,type...], e.g. gp,pharmacy")
     s.add_argument("--mode", choices=["walk", "drive"], default="walk")
-    s.add_argument("--level", choices=levels, default="lsoa")
+    s.add_argument("--level", default="lsoa", help=level_help)
     s.add_argument("--within", type=float, help="also count facilities reachable within this many minutes")
     s.add_argument("--out", required=True)
     s.set_defaults(func=_cmd_access)
     from placekit import _cli_more
+    from placekit.packbuild import add_pack_cli
 
-    _cli_more.register(sub, levels)
+    _cli_more.register(sub, level_help)
+    add_pack_cli(sub)
     return p
 
 

@@ -268,7 +268,7 @@ def cluster_place(place: object, *, k: int, variables: list[str] | None = None,
     labels = pd.Series(model.labels_, index=X.index, name="cluster")
     names = {i: str(place.catalogue.row(i)["label"]).split(" (")[0].lower() for i in ids}
     portraits = pen_portraits(X, model.labels_, population=place.weights["population"].reindex(X.index),
-                              locality=place.lsoa["lac_name"].reindex(X.index), labels_map=names)
+                              locality=place.lsoa[f"{place.locality_level}_name"].reindex(X.index), labels_map=names)
     return {"labels": labels, "confidence": pd.Series(model.confidence_, index=X.index, name="confidence"),
             "portraits": portraits, "model": model, "variables": ids, "seconds": time.perf_counter() - t0}
 

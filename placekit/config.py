@@ -12,6 +12,8 @@ __all__ = [
     "WORKING_CRS",
     "cache_dir",
     "data_dir",
+    "default_data_dir",
+    "pack_roots",
 ]
 
 #: Analysis CRS: British National Grid, metres.
@@ -19,18 +21,28 @@ WORKING_CRS = "EPSG:27700"
 #: Display CRS: WGS84 lon/lat, used only when drawing.
 DISPLAY_CRS = "EPSG:4326"
 
-_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_data_dir() -> Path:
+    """
+    The pack opened when none is named: ``PLACEKIT_DATA``, else ``../shared/data``.
+
+    The relative default is taken from the current folder (the repository when
+    the app or the tests run from it); nothing is resolved from the installed
+    package's location.
+    """
+    env = os.environ.get("PLACEKIT_DATA")
+    return Path(env) if env else Path.cwd().parent / "shared" / "data"
 
 
 def data_dir(path: str | os.PathLike[str] | None = None) -> Path:
     """
-    Locate the place data pack.
+    Locate a place pack folder.
 
     Parameters
     ----------
     path
-        An explicit folder. When ``None``, the ``PLACEKIT_DATA`` environment
-        setting is used, else ``../shared/data`` relative to the repository.
+        An explicit folder; when ``None``, :func:`default_data_dir`.
 
     Returns
     -------
@@ -40,22 +52,29 @@ def data_dir(path: str | os.PathLike[str] | None = None) -> Path:
     Raises
     ------
     DataError
-        If the folder does not exist or has no ``boundaries/`` subfolder.
+        If the folder does not exist.
     """
-    if path is None:
-        env = os.environ.get("PLACEKIT_DATA")
-        chosen = Path(env) if env else _REPO_ROOT.parent / "shared" / "data"
-    else:
-        chosen = Path(path)
-    chosen = chosen.expanduser().resolve()
-    if not (chosen / "boundaries").is_dir():
+    chosen = (Path(path) if path is not None else default_data_dir()).expanduser().resolve()
+    if not chosen.is_dir():
         msg = (
-            f"No place data pack at {chosen} (expected a folder with boundaries/, "
-            "census/, deprivation/ ...). Set PLACEKIT_DATA or pass --data DIR to "
-            "point at the pack; see data/README.md."
+            f"No place pack at {chosen}. Set PLACEKIT_DATA or pass --data DIR to point at a pack "
+            "(the Sheffield pack, or one made with `placekit pack build`); see data/README.md."
         )
         raise DataError(msg)
     return chosen
+
+
+def pack_roots() -> list[Path]:
+    """
+    Where the app looks for packs: ``PLACEKIT_PACKS`` (folders separated by ``os.pathsep``).
+
+    Each folder is a pack or holds packs as sub-folders. The default is the
+    default pack's folder and ``~/placekit-packs``.
+    """
+    env = os.environ.get("PLACEKIT_PACKS")
+    if env:
+        return [Path(p).expanduser() for p in env.split(os.pathsep) if p.strip()]
+    return [default_data_dir(), Path.home() / "placekit-packs"]
 
 
 def cache_dir() -> Path:

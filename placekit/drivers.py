@@ -117,12 +117,13 @@ def driver_groups(X: pd.DataFrame, *, max_corr: float = 0.7) -> dict[str, list[s
     return groups
 
 
-def _design(place: object, demand: str, cols: list[str], group_level: str
+def _design(place: object, demand: str, cols: list[str], group_level: str | None
             ) -> tuple[pd.DataFrame, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
-    """Checked design matrix, target and locality-grouped folds."""
+    """Checked design matrix, target and locality-grouped folds (the place's locality level by default)."""
     from placekit.place import Place
 
     assert isinstance(place, Place)
+    group_level = group_level or place.locality_level
     for c in [demand, *cols]:
         place.catalogue.row(c)
         if c not in place.indicators.columns:
@@ -169,7 +170,7 @@ class DemandEnsemble:
 
 
 def fit_demand_ensemble(place: object, demand: str, *, drivers: list[str] | None = None,
-                        kind: str | None = None, group_level: str = "lac",
+                        kind: str | None = None, group_level: str | None = None,
                         random_state: int = 0) -> DemandEnsemble:
     """
     Fit the demand model on each locality-grouped training fold.
@@ -203,7 +204,7 @@ class DriverResult(dict):  # type: ignore[type-arg]
 
 
 def explain_demand(place: object, demand: str, *, drivers: list[str] | None = None,
-                   controls: list[str] | None = None, group_level: str = "lac",
+                   controls: list[str] | None = None, group_level: str | None = None,
                    n_repeats: int = 5, random_state: int = 0) -> DriverResult:
     """
     Explain a demand indicator by upstream drivers, validated across localities.

@@ -81,7 +81,6 @@ RANKED_LEVELS = ("lsoa", "lad")
 MAX_COUNT = 1e15
 #: Every value the ``vs_england`` column can take.
 VS_ENGLAND = ("better", "similar", "worse", "higher", "lower", "not compared")
-_REPO_ROOT = Path(__file__).resolve().parent.parent
 _INTERVAL = "Wilson score interval for a proportion (as Fingertips uses for proportions)"
 _RULE = (
     "Fingertips rule: 'higher' if the lower confidence limit is above England's value, "
@@ -105,11 +104,11 @@ def default_england_dir() -> Path:
     -------
     Path
         ``PLACEKIT_ENGLAND`` if set, else ``../shared/region/england`` relative to
-        the repository. The folder is not checked here; :meth:`EnglandBenchmark.load`
+        the current folder (nothing is resolved from the installed package). The folder is not checked here; :meth:`EnglandBenchmark.load`
         says which file is missing.
     """
     env = os.environ.get("PLACEKIT_ENGLAND")
-    chosen = Path(env) if env else _REPO_ROOT.parent / "shared" / "region" / "england"
+    chosen = Path(env) if env else Path.cwd().parent / "shared" / "region" / "england"
     return chosen.expanduser().resolve()
 
 

@@ -11,6 +11,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import mapclassify
@@ -23,6 +24,9 @@ from pydeck.bindings.json_tools import default_serialize
 from placekit import pack
 from placekit.config import DISPLAY_CRS
 
+if TYPE_CHECKING:
+    from placekit.place import Place
+
 __all__ = [
     "BIVARIATE_COLOURS",
     "SEQUENTIAL",
@@ -31,6 +35,7 @@ __all__ = [
     "base_layers",
     "bivariate_classes",
     "categorical",
+    "centre_lonlat",
     "change_choropleth",
     "choropleth",
     "classify",
@@ -86,11 +91,12 @@ def _to_display(gdf: gpd.GeoDataFrame, simplify_m: float) -> gpd.GeoDataFrame:
     return g
 
 
-def _main_roads(data: Path, classes: tuple[str, ...]) -> gpd.GeoDataFrame:
-    """Main roads merged into long lines per class (the pack's ways are cut at tile edges)."""
-    roads = pack.read_vector(data, "network/sheffield_osm_highways_2021.parquet")
-    roads = roads.loc[roads["highway"].isin(classes) & roads["in_city"], ["highway", "geometry"]]
-    merged = roads.dissolve(by="highway").geometry.apply(shapely.line_merge)
+def _main_roads(place: Place, classes: tuple[str, ...]) -> gpd.GeoDataFrame:
+    """Main roads merged into long lines per class (OSM ways are often cut at tile edges)."""
+    roads = place.roads(classes)
+    if roads.empty:
+        return gpd.GeoDataFrame(geometry=[], crs=roads.crs)
+    merged = roads[["highway", "geometry"]].dissolve(by="highway").geometry.apply(shapely.line_merge)
     return gpd.GeoDataFrame(geometry=merged.to_numpy(), crs=roads.crs)
 
 
@@ -410,17 +416,18 @@ def bivariate(table: gpd.GeoDataFrame, demand: str, driver: str, *, title: str) 
     return layer, Legend(title, "3 x 3 tertiles (equal counts)", entries)
 
 
-def base_layers(data: Path, localities: gpd.GeoDataFrame | None = None) -> list[pdk.Layer]:
-    """The offline base drawn under a choropleth: city boundary, green space, locality outlines."""
-    city = _to_display(pack.read_vector(data, "boundaries/sheffield_city_boundary_scc.parquet"), 30.0)
-    green = pack.read_layer(data, "greenspace")
-    green = _to_display(green.loc[green.area > 20_000, ["geometry"]], 20.0)
+def base_layers(place: Place, localities: gpd.GeoDataFrame | None = None) -> list[pdk.Layer]:
+    """The offline base drawn under a choropleth: the place's outline, green space, locality outlines."""
+    city = _to_display(place.boundary(), 30.0)
     layers = [
         pdk.Layer("GeoJsonLayer", data=city.__geo_interface__, id="base-city", filled=True,
                   get_fill_color=[246, 244, 238, 255], get_line_color=[80, 80, 80, 255], line_width_min_pixels=2),
-        pdk.Layer("GeoJsonLayer", data=green.__geo_interface__, id="base-green", filled=True, stroked=False,
-                  get_fill_color=[170, 215, 160, 255]),
     ]
+    if "greenspace" in place.available_layers:
+        green = place.layer("greenspace")
+        green = _to_display(green.loc[green.area > 20_000, ["geometry"]], 20.0)
+        layers.append(pdk.Layer("GeoJsonLayer", data=green.__geo_interface__, id="base-green", filled=True,
+                                stroked=False, get_fill_color=[170, 215, 160, 255]))
     if localities is not None:
         loc = _to_display(localities[["geometry"]], 20.0)
         layers.append(pdk.Layer("GeoJsonLayer", data=loc.__geo_interface__, id="base-localities", filled=False,
@@ -428,11 +435,11 @@ def base_layers(data: Path, localities: gpd.GeoDataFrame | None = None) -> list[
     return layers
 
 
-def overlay_layers(data: Path, localities: gpd.GeoDataFrame | None, roads_on_top: bool = True) -> list[pdk.Layer]:
+def overlay_layers(place: Place, localities: gpd.GeoDataFrame | None, roads_on_top: bool = True) -> list[pdk.Layer]:
     """Roads and locality outlines drawn above a choropleth so places stay recognisable."""
-    roads = _to_display(_main_roads(data, ("motorway", "trunk", "primary", "secondary")), 15.0)
+    roads = _to_display(_main_roads(place, ("motorway", "trunk", "primary", "secondary")), 15.0)
     out = []
-    if roads_on_top:
+    if roads_on_top and not roads.empty:
         out.append(pdk.Layer("GeoJsonLayer", data=roads.__geo_interface__, id="top-roads",
                              get_line_color=[90, 90, 90, 200], line_width_min_pixels=1))
     if localities is not None:
@@ -473,6 +480,12 @@ def view_for(gdf: gpd.GeoDataFrame, *, width_px: int = 900, height_px: int = 560
     lat_span = max((b[3] - b[1]) / np.cos(np.radians(lat_mid)), 1e-4)
     z = min(np.log2(width_px * 360 / (512 * lon_span)), np.log2(height_px * 360 / (512 * lat_span))) - 0.15
     return pdk.ViewState(longitude=float((b[0] + b[2]) / 2), latitude=float(lat_mid), zoom=float(np.clip(z, 6, 17)))
+
+
+def centre_lonlat(gdf: gpd.GeoDataFrame) -> tuple[float, float]:
+    """Longitude and latitude of a point inside the union of ``gdf`` (rounded to 5 decimals)."""
+    pt = gpd.GeoSeries([gdf.geometry.union_all().representative_point()], crs=gdf.crs).to_crs(DISPLAY_CRS).iloc[0]
+    return round(float(pt.x), 5), round(float(pt.y), 5)
 
 
 TOOLTIP = {"text": "{name} ({code})\nValue: {value}\nRank: {rank}\nLocality: {locality}"}

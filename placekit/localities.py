@@ -1,11 +1,15 @@
-"""Assign every LSOA to one ward, Local Area Committee and neighbourhood.
+"""Assign every LSOA to one area of a locality level drawn with its own boundaries.
 
-Method (address-weighted): the pack's 25 m residential dwelling-presence grid
-(built by Sheffield City Council from its address gazetteer) is overlaid on the
-LSOA and locality boundaries; each LSOA goes to the locality that holds most of
-its residential cells. Where an LSOA has no residential cell, the locality with
-the largest area overlap is used. The LAC of an LSOA is the LAC of its ward
-(each LAC is exactly four wards), so the three levels always nest.
+Two methods, chosen per level by the pack's manifest:
+
+- address-weighted (:func:`assign_by_residential_cells`): a residential
+  dwelling-presence grid (e.g. a council's address gazetteer on 25 m cells) is
+  overlaid on the LSOA and locality boundaries; each LSOA goes to the locality
+  holding most of its residential cells (largest area overlap where it has none);
+- by area (:func:`assign_by_area`): the locality with the largest area overlap.
+
+Levels that come with an ONS lookup (ward best-fit, MSOA) use the lookup instead
+(:mod:`placekit._assemble`).
 """
 
 from __future__ import annotations
@@ -20,9 +24,7 @@ from rasterio import features
 
 from placekit.errors import DataError
 
-__all__ = ["assign_by_residential_cells", "RESIDENTIAL_GRID"]
-
-RESIDENTIAL_GRID = "extra/sheffield_residential_dwelling_presence_25m.tif"
+__all__ = ["assign_by_area", "assign_by_residential_cells"]
 
 
 def _burn(gdf: gpd.GeoDataFrame, shape: tuple[int, int], transform: object) -> np.ndarray:
@@ -70,15 +72,42 @@ def assign_by_residential_cells(
             out.loc[code] = (localities.index[int(row.idxmax()) - 1], row.max() / row.sum(), "residential_cells")
     todo = out.index[out["locality"].isna()]
     if len(todo):
-        inter = gpd.overlay(
-            areas.loc[todo, ["geometry"]].reset_index(names="_a"),
-            localities[["geometry"]].reset_index(names="_l"),
-            how="intersection",
-            keep_geom_type=True,
-        )
-        inter["_m2"] = inter.area
-        for code, grp in inter.groupby("_a"):
-            best = grp.loc[grp["_m2"].idxmax()]
-            out.loc[code] = (best["_l"], best["_m2"] / grp["_m2"].sum(), "area_overlap")
+        out.loc[todo] = assign_by_area(areas.loc[todo], localities)
+    out["share"] = out["share"].astype(float)
+    return out
+
+
+def assign_by_area(areas: gpd.GeoDataFrame, localities: gpd.GeoDataFrame) -> pd.DataFrame:
+    """
+    Assign each area to the locality it overlaps most.
+
+    Parameters
+    ----------
+    areas, localities
+        Polygons in the same projected CRS, each indexed by its code.
+
+    Returns
+    -------
+    pd.DataFrame
+        Indexed like ``areas``: ``locality``, ``share`` (fraction of the area's
+        overlapped surface inside it) and ``method`` (``"area_overlap"``); an
+        area touching no locality gets the nearest one with share 0.
+    """
+    inter = gpd.overlay(
+        areas[["geometry"]].reset_index(names="_a"),
+        localities[["geometry"]].reset_index(names="_l"),
+        how="intersection",
+        keep_geom_type=True,
+    )
+    inter["_m2"] = inter.area
+    out = pd.DataFrame(index=areas.index, columns=["locality", "share", "method"], dtype=object)
+    for code, grp in inter.groupby("_a"):
+        best = grp.loc[grp["_m2"].idxmax()]
+        out.loc[code] = (best["_l"], best["_m2"] / grp["_m2"].sum(), "area_overlap")
+    left = out.index[out["locality"].isna()]
+    if len(left):
+        near = gpd.sjoin_nearest(areas.loc[left, ["geometry"]], localities[["geometry"]], how="left")
+        for code in left:
+            out.loc[code] = (near.loc[[code]].iloc[0]["index_right"], 0.0, "nearest")
     out["share"] = out["share"].astype(float)
     return out

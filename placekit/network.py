@@ -45,7 +45,6 @@ __all__ = [
     "from_polygon",
     "from_place_name",
     "load_network",
-    "pack_network_path",
 ]
 
 MODES = ("walk", "drive")
@@ -59,14 +58,6 @@ DRIVE_SPEEDS_KMH: dict[str, float] = {
 }
 _CACHE_VERSION = 3
 Progress = Callable[[str, float], None]
-
-
-def pack_network_path(data: Path, mode: str) -> Path:
-    """The pack's OSM XML file for ``mode`` (``walk`` or ``drive``)."""
-    if mode not in MODES:
-        msg = f"mode must be one of {list(MODES)}; got {mode!r}."
-        raise DataError(msg)
-    return data / "network" / f"sheffield_osm_{mode}_2021.osm.bz2"
 
 
 @dataclass

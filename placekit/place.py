@@ -1,8 +1,14 @@
-"""A whole city's place data as one validated model: :class:`Place`.
+"""A place's data as one validated model: :class:`Place`, loaded from any pack.
 
-``load_place()`` reads the pack in place and returns the 2021 LSOAs, the three
-locality levels, every LSOA's assignment to them, the indicator table and the
-place layers, all in EPSG:27700.
+``load_place()`` opens a pack (:mod:`placekit.pack`: Sheffield by default, or
+any pack built with ``placekit pack build``) and returns its LSOAs, its locality
+levels as the manifest lists them (MSOA, ward, local authority, and any
+council-specific levels such as Sheffield's LACs), every LSOA's assignment to
+them, the indicator table and the place layers, all in EPSG:27700.
+
+The place owns what is derived from the pack, built once on first use and kept:
+the street network per mode, the residential origins per mode, the postcode
+lookup and the base-map geometry. Analyses take the place, never a folder.
 """
 
 from __future__ import annotations
@@ -10,108 +16,273 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from placekit import pack
+from placekit import _assemble
 from placekit.catalogue import Catalogue, load_catalogue
 from placekit.config import data_dir
 from placekit.errors import DataError
-from placekit.harmonise import lsoa11_to_lsoa21
-from placekit.localities import RESIDENTIAL_GRID, assign_by_residential_cells
+from placekit.pack import ATTRIBUTION_OGL, ATTRIBUTION_OS, ATTRIBUTION_OSM, Pack, open_pack
 
-__all__ = ["LEVELS", "Place", "aggregate", "city_value", "load_place"]
+__all__ = ["ALL_AREA", "Place", "aggregate", "city_value", "load_place"]
 
-#: Locality levels, from finest to coarsest. ``lsoa`` is the base unit.
-LEVELS = ("lsoa", "neighbourhood", "ward", "lac")
-LEVEL_LABELS = {
-    "lsoa": "Neighbourhood (LSOA 2021)",
-    "neighbourhood": "SCC neighbourhood (100)",
-    "ward": "Ward (28)",
-    "lac": "Local Area Committee / ASC locality (7)",
-}
-LA_CODE = "E08000019"
-CENSUS_LSOA = "census/census2021_sheffield_lsoa21_selected_tables_sum_of_oa.parquet"
+#: The code of the whole pack's area in tables that include it.
+ALL_AREA = "all"
 
 
 @dataclass
 class Place:
     """
-    A city's neighbourhoods, localities, indicators and layers.
+    A place's neighbourhoods, localities, indicators and layers.
 
     Attributes
     ----------
-    data_dir
+    pack
         The pack the place was read from.
     lsoa
         The LSOA 2021 polygons, indexed by code (``area_code``), with
-        ``area_name``, ``area_km2`` and the codes and names of the ward, LAC and
-        neighbourhood each is assigned to, plus ``assign_share`` (the fraction of
-        its residential cells inside its ward).
+        ``area_name``, ``area_km2``, ``population`` and, for every level, the
+        ``<level>_code`` and ``<level>_name`` each LSOA is assigned to.
     localities
-        ``{"ward" | "lac" | "neighbourhood": GeoDataFrame}``, indexed by code,
-        with ``area_name``.
+        ``{level: GeoDataFrame}`` indexed by code, with ``area_name``, in the
+        manifest's order.
+    level_info
+        ``{level: Level}``: label, method of assignment and notes.
     indicators
-        One column per indicator id, indexed like ``lsoa``.
+        One column per available indicator id, indexed like ``lsoa``.
+    unavailable
+        ``{indicator id: reason}`` for catalogue indicators the pack cannot support.
     weights
         Aggregation weights per LSOA: population, households, area_km2 and the
         Census denominators named in the catalogue.
     catalogue
         The indicator catalogue, including indicators added by the user.
     lookup11
-        The ONS LSOA 2011 -> 2021 lookup for the city.
+        The ONS LSOA 2011 -> 2021 lookup (``LSOA11CD``, ``LSOA21CD``, ``CHGIND``), if the pack has one.
     population11
-        Population of each LSOA 2011 (IoD 2019 denominators, mid-2015), used to
-        weight merges when 2011-coded data are converted.
+        Population of each LSOA 2011 (IoD 2019 denominators), used to weight merges.
     suppress
-        Disclosure control: ``{indicator id: id of the uploaded count it is
-        built from}``. Counts from 1 to ``min_count - 1`` are suppressed.
+        Disclosure control: ``{indicator id: id of the uploaded count it is built from}``.
     min_count
         The smallest count that may be shown (5 by default, so 1 to 4 are hidden).
     """
 
-    data_dir: Path
+    pack: Pack
     lsoa: gpd.GeoDataFrame
     localities: dict[str, gpd.GeoDataFrame]
+    level_info: dict[str, _assemble.Level]
     indicators: pd.DataFrame
     weights: pd.DataFrame
     catalogue: Catalogue
-    lookup11: pd.DataFrame
+    lookup11: pd.DataFrame | None = None
     population11: pd.Series | None = None
+    unavailable: dict[str, str] = field(default_factory=dict)
     suppress: dict[str, str] = field(default_factory=dict)
     min_count: int = 5
     layers: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
-    la_code: str = LA_CODE
     timings_s: dict[str, float] = field(default_factory=dict)
+    #: Derived from the pack, shared by copies made with :meth:`with_indicators`.
+    derived: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    # -- identity ------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """The pack's name, e.g. ``"Sheffield"``."""
+        return self.pack.name
+
+    @property
+    def data_dir(self) -> Path:
+        """The pack folder."""
+        return self.pack.path
+
+    @property
+    def la_codes(self) -> list[str]:
+        """The local authorities the place reports."""
+        return self.pack.la_codes
+
+    @property
+    def la_code(self) -> str:
+        """The local authority code(s), comma-separated (for messages)."""
+        return ", ".join(self.la_codes)
+
+    @property
+    def levels(self) -> list[str]:
+        """Locality levels above LSOA, in the manifest's order."""
+        return list(self.localities)
+
+    @property
+    def all_levels(self) -> list[str]:
+        """``"lsoa"`` followed by :attr:`levels`."""
+        return ["lsoa", *self.levels]
+
+    @property
+    def locality_level(self) -> str:
+        """The level localities are planned by: the manifest's choice, else ward, else the coarsest below LA."""
+        chosen = self.pack.locality_level
+        if chosen in self.localities:
+            return str(chosen)
+        if "ward" in self.localities:
+            return "ward"
+        return self.levels[0] if self.levels else "lsoa"
+
+    def level_label(self, level: str, *, count: bool = True) -> str:
+        """A level's label, e.g. ``"Ward (28)"``."""
+        self._check_level(level)
+        if level == "lsoa":
+            return f"Neighbourhood (LSOA 2021) ({len(self.lsoa)})" if count else "Neighbourhood (LSOA 2021)"
+        label = self.level_info[level].label
+        return f"{label} ({len(self.localities[level])})" if count else label
 
     @property
     def attributions(self) -> list[str]:
         """Attribution lines every output built from this place must carry."""
-        lines = [pack.ATTRIBUTION_OGL, pack.ATTRIBUTION_OS, pack.ATTRIBUTION_OSM]
+        lines = [ATTRIBUTION_OGL, ATTRIBUTION_OS, ATTRIBUTION_OSM, *self.pack.attributions]
         lines += [g.attrs.get("attribution", "") for g in self.layers.values()]
-        return list(dict.fromkeys(x for x in lines if x))
+        out: list[str] = []
+        for line in lines:
+            for part in (p.strip() for p in str(line).split(";")):
+                if part and part not in out:
+                    out.append(part)
+        return out
+
+    # -- layers and derived data -----------------------------------------------------------
+    @property
+    def available_layers(self) -> list[str]:
+        """Names of the place layers this pack can supply."""
+        from placekit.pack import default_layers
+
+        return [n for n in default_layers() if _assemble.layer_available(self.pack, n) or n in self.layers]
 
     def layer(self, name: str) -> gpd.GeoDataFrame:
-        """A place layer by name (see :data:`placekit.pack.LAYERS`), read once and kept."""
+        """A place layer by name, read once and kept (uploaded point layers included)."""
         if name not in self.layers:
-            self.layers[name] = pack.read_layer(self.data_dir, name)
+            self.layers[name] = _assemble.read_layer(self.pack, name)
         return self.layers[name]
 
+    def network(self, mode: str, *, progress: Any = None) -> Any:
+        """
+        The street network for ``mode`` (``walk`` or ``drive``), built once and cached.
+
+        The first build reads the pack's OSM XML with osmnx and writes an array
+        cache (see :func:`placekit.network.load_network`); later calls reuse it.
+        """
+        from placekit.network import MODES, load_network
+
+        if mode not in MODES:
+            msg = f"mode must be one of {list(MODES)}; got {mode!r}."
+            raise DataError(msg)
+        key = f"network:{mode}"
+        if key not in self.derived:
+            self.derived[key] = load_network(self.pack.file(f"network_{mode}"), mode, progress=progress)
+        return self.derived[key]
+
+    def origins(self, mode: str, *, method: str | None = None, progress: Any = None) -> Any:
+        """Residential origins snapped to the ``mode`` network (see :mod:`placekit.origins`)."""
+        from placekit.origins import build_origins
+
+        key = f"origins:{mode}:{method or self.pack.origins.get('method')}"
+        if key not in self.derived:
+            self.derived[key] = build_origins(self.pack, self.network(mode, progress=progress), self.lsoa,
+                                              method=method)
+        return self.derived[key]
+
+    def postcodes(self) -> pd.DataFrame:
+        """Postcode centroids: ``lon``, ``lat`` indexed by the postcode without spaces, upper case."""
+        if "postcodes" not in self.derived:
+            pc = self.pack.read_table("postcodes")
+            col = self.pack.column("postcodes", "postcode")
+            frame = pd.DataFrame({
+                "lon": pd.to_numeric(pc[self.pack.column("postcodes", "lon")], errors="coerce").to_numpy(float),
+                "lat": pd.to_numeric(pc[self.pack.column("postcodes", "lat")], errors="coerce").to_numpy(float),
+            }, index=pc[col].astype(str).str.replace(" ", "").str.upper())
+            self.derived["postcodes"] = frame[~frame.index.duplicated() & frame["lon"].notna() & frame["lat"].notna()]
+        out: pd.DataFrame = self.derived["postcodes"]
+        return out
+
+    def england(self) -> Any:
+        """
+        The England benchmark (:class:`placekit.england.EnglandBenchmark`), or ``None``.
+
+        Read once from the pack's England tables (``PLACEKIT_ENGLAND`` overrides);
+        ``None`` when the pack has none, so England comparisons say unavailable.
+        """
+        if "england" not in self.derived:
+            from placekit.england import EnglandBenchmark
+
+            folder = self.pack.england_dir()
+            try:
+                self.derived["england"] = EnglandBenchmark.load(folder) if folder else None
+            except DataError:
+                self.derived["england"] = None
+        return self.derived["england"]
+
+    def boundary(self) -> gpd.GeoDataFrame:
+        """The outline of the place (the pack's boundary role, else the union of its LSOAs)."""
+        if "boundary" not in self.derived:
+            if self.pack.has("boundary"):
+                b = self.pack.read_vector("boundary")[["geometry"]]
+            else:
+                b = gpd.GeoDataFrame(geometry=[self.lsoa.geometry.union_all()], crs=self.lsoa.crs)
+            self.derived["boundary"] = b
+        out: gpd.GeoDataFrame = self.derived["boundary"]
+        return out
+
+    def roads(self, classes: tuple[str, ...]) -> gpd.GeoDataFrame:
+        """Roads of the given OSM highway classes within 1 km of the place (empty without a roads role)."""
+        key = f"roads:{','.join(classes)}"
+        if key not in self.derived:
+            if not self.pack.has("roads"):
+                self.derived[key] = gpd.GeoDataFrame({"highway": [], "name": []}, geometry=[], crs=self.lsoa.crs)
+            else:
+                r = self.pack.read_vector("roads")
+                hw = self.pack.column("roads", "highway")
+                r = r.loc[r[hw].astype(str).isin(classes)]
+                area = self.boundary().geometry.union_all().buffer(1000.0)
+                r = r.loc[r.intersects(area)]
+                name_col = self.pack.column("roads", "name")
+                self.derived[key] = gpd.GeoDataFrame(
+                    {"highway": r[hw].astype(str).to_numpy(),
+                     "name": (r[name_col].astype(str) if name_col in r else pd.Series("", index=r.index)).to_numpy()},
+                    geometry=r.geometry.to_numpy(), crs=r.crs)
+        out: gpd.GeoDataFrame = self.derived[key]
+        return out
+
+    # -- areas and tables -----------------------------------------------------------------
+    def _check_level(self, level: str) -> None:
+        if level != "lsoa" and level not in self.localities:
+            msg = f"level must be one of {self.all_levels}; got {level!r}."
+            raise DataError(msg)
+
     def codes(self, level: str) -> pd.Series:
-        """The locality code of every LSOA at ``level`` (``lsoa`` gives the LSOA code)."""
-        _check_level(level)
+        """The code of every LSOA at ``level`` (``lsoa`` gives the LSOA code)."""
+        self._check_level(level)
         if level == "lsoa":
             return pd.Series(self.lsoa.index, index=self.lsoa.index, name="lsoa")
         return self.lsoa[f"{level}_code"].rename(level)
 
     def areas(self, level: str) -> gpd.GeoDataFrame:
         """Polygons of ``level`` indexed by code with ``area_name``."""
-        _check_level(level)
+        self._check_level(level)
         if level == "lsoa":
             return self.lsoa[["area_name", "geometry"]]
         return self.localities[level][["area_name", "geometry"]]
+
+    def parents(self, level: str) -> list[str]:
+        """The coarser levels that ``level`` nests in (every one of its areas lies in one of theirs)."""
+        self._check_level(level)
+        key = self.codes(level)
+        out = []
+        for other in self.levels:
+            if other == level:
+                continue
+            pairs = pd.DataFrame({"a": key, "b": self.codes(other)}).drop_duplicates()
+            if pairs["a"].is_unique and pairs["b"].nunique() < pairs["a"].nunique():
+                out.append(other)
+        return out
 
     def table(self, level: str = "lsoa", indicators: list[str] | None = None) -> gpd.GeoDataFrame:
         """
@@ -125,11 +296,14 @@ class Place:
         Raises
         ------
         DataError
-            If an indicator id or the level is unknown.
+            If an indicator id or the level is unknown, or the pack cannot supply the indicator.
         """
         ids = list(indicators) if indicators is not None else list(self.indicators.columns)
         for i in ids:
             self.catalogue.row(i)
+            if i in self.unavailable:
+                msg = f"Indicator {i!r} is unavailable for {self.name}: {self.unavailable[i]}."
+                raise DataError(msg)
             if i not in self.indicators.columns:
                 msg = (
                     f"Indicator {i!r} is in the catalogue but not computed for this place; "
@@ -168,22 +342,17 @@ class Place:
             cat = cat.with_indicator(i, **meta)
         supp = {k: v for k, v in self.suppress.items() if k not in values.columns}
         supp.update(suppress or {})
-        return replace(self, indicators=ind, catalogue=cat, suppress=supp,
+        unavailable = {k: v for k, v in self.unavailable.items() if k not in values.columns}
+        return replace(self, indicators=ind, catalogue=cat, suppress=supp, unavailable=unavailable,
                        layers={**self.layers, **(layers or {})})
-
-
-def _check_level(level: str) -> None:
-    if level not in LEVELS:
-        msg = f"level must be one of {list(LEVELS)}; got {level!r}."
-        raise DataError(msg)
 
 
 def city_value(place: Place, indicator_id: str) -> float:
     """
-    The whole city's value of an indicator, aggregated from LSOAs by its kind.
+    The whole place's value of an indicator, aggregated from LSOAs by its kind.
 
     Counts are summed; everything else is the mean weighted by the indicator's
-    own weight (its denominator), so a city rate is sum of numerators / sum of
+    own weight (its denominator), so a rate is sum of numerators / sum of
     denominators.
     """
     meta = place.catalogue.row(indicator_id)
@@ -206,17 +375,15 @@ def aggregate(place: Place, ids: list[str], level: str) -> pd.DataFrame:
     ids
         Indicator ids.
     level
-        One of :data:`LEVELS`.
+        ``"lsoa"`` or one of ``place.levels``.
 
     Returns
     -------
     pd.DataFrame
-        Indexed by locality code. ``attrs["notes"]`` says how each column was
-        aggregated.
+        Indexed by area code. ``attrs["notes"]`` says how each column was aggregated.
     """
     from placekit.disclosure import suppress_counts
 
-    _check_level(level)
     key = place.codes(level)
     out: dict[str, pd.Series] = {}
     notes: dict[str, str] = {}
@@ -250,141 +417,16 @@ def aggregate(place: Place, ids: list[str], level: str) -> pd.DataFrame:
     return res
 
 
-# ----------------------------------------------------------------------------- loading
-
-
-def _load_lsoa(data: Path) -> gpd.GeoDataFrame:
-    lsoa = pack.read_vector(data, "boundaries/sheffield_lsoa21.parquet")
-    lsoa = lsoa.rename(columns={"LSOA21NM": "area_name"}).set_index("LSOA21CD").sort_index()
-    lsoa.index.name = "area_code"
-    lsoa["geometry"] = lsoa.geometry.make_valid()
-    lsoa["area_km2"] = lsoa.area / 1e6
-    return lsoa[["area_name", "area_km2", "geometry"]]
-
-
-def _load_localities(data: Path) -> dict[str, gpd.GeoDataFrame]:
-    ward = pack.read_vector(data, "boundaries/sheffield_wards_2020.parquet")
-    ward = ward.rename(columns={"WD20CD": "area_code", "WD20NM": "area_name"}).set_index("area_code")
-    lac = pack.read_vector(data, "boundaries/sheffield_lac_asc_localities_7.parquet")
-    lac["area_code"] = lac["ca_name"]
-    lac = lac.rename(columns={"ca_name": "area_name"}).set_index("area_code")
-    nh = pack.read_vector(data, "boundaries/sheffield_neighbourhoods_100.parquet")
-    nh["area_code"] = "N" + nh["nhood_code"].astype(str).str.zfill(3)
-    nh = nh.rename(columns={"nhood_name": "area_name"}).set_index("area_code")
-    out = {}
-    for name, g in (("ward", ward), ("lac", lac), ("neighbourhood", nh)):
-        g = g.sort_index()
-        g["geometry"] = g.geometry.make_valid()
-        out[name] = g
-    return out
-
-
-def _census_indicators(catalogue: Catalogue, census: pd.DataFrame) -> tuple[dict[str, pd.Series], pd.DataFrame]:
-    values: dict[str, pd.Series] = {}
-    denominators: dict[str, pd.Series] = {}
-    for i, meta in catalogue.table.iterrows():
-        src, _, expr = str(meta["derivation"]).partition(":")
-        if src != "census":
-            continue
-        if "/" in expr:
-            num, den = expr.split("/")
-            n = census[num.split("+")].sum(axis=1)
-            d = census[den]
-            values[str(i)] = 100.0 * n / d.where(d > 0)
-            denominators[den] = d
-        else:
-            values[str(i)] = census[expr].astype(float)
-    return values, pd.DataFrame(denominators)
-
-
-def _point_counts(lsoa: gpd.GeoDataFrame, pts: gpd.GeoDataFrame) -> pd.Series:
-    pts = pts[pts.geometry.notna()]
-    pts = pts.set_geometry(pts.geometry.representative_point()) if not (pts.geom_type == "Point").all() else pts
-    j = gpd.sjoin(pts[["geometry"]], lsoa[["geometry"]], how="inner", predicate="within")
-    return j.groupby(lsoa.index.name or "index_right").size().reindex(lsoa.index, fill_value=0).astype(float)
-
-
-def _area_share(lsoa: gpd.GeoDataFrame, polys: gpd.GeoDataFrame) -> pd.Series:
-    union = polys.geometry.make_valid().union_all()
-    inter = lsoa.geometry.intersection(union).area
-    return 100.0 * inter / lsoa.area
-
-
-def _brownfield(data: Path, lsoa: gpd.GeoDataFrame) -> pd.Series:
-    msoa = pack.read_vector(data, "boundaries/sheffield_msoa11.parquet").set_index("MSOA11CD")
-    ha = pack.read_table(data, "planning/sheffield_brownfield_register_hectares_by_msoa11_2022.csv")
-    msoa["ha"] = msoa.index.map(ha.set_index("MSOA11CD")["brownfield_ha"]).fillna(0.0)
-    msoa["m2"] = msoa.area
-    inter = gpd.overlay(lsoa[["geometry"]].reset_index(), msoa[["ha", "m2", "geometry"]].reset_index(),
-                        how="intersection", keep_geom_type=True)
-    inter["ha_part"] = inter["ha"] * inter.area / inter["m2"]
-    total = inter.groupby("area_code")["ha_part"].sum().reindex(lsoa.index, fill_value=0.0)
-    return total / lsoa["area_km2"]
-
-
-def _build_indicators(place_data: Path, lsoa: gpd.GeoDataFrame, catalogue: Catalogue,
-                      lookup11: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
-    idx = lsoa.index
-    census = pack.read_table(place_data, CENSUS_LSOA).set_index("LSOA21CD").reindex(idx)
-    values, dens = _census_indicators(catalogue, census)
-    population = census["ts0010001"].astype(float)
-    tables = {
-        "imd2025": pack.read_table(place_data, "deprivation/imd2025_sheffield_lsoa21.csv"),
-        "imd2025_ind": pack.read_table(place_data, "deprivation/imd2025_sheffield_lsoa21_indicators.csv"),
-        "imd2025_sub": pack.read_table(place_data, "deprivation/imd2025_sheffield_lsoa21_subdomains.csv"),
-        "fuel": pack.read_table(place_data, "demand/fuel_poverty_2021_sheffield_lsoa21.csv").rename(
-            columns={"LSOA21CD": "lsoa21_code"}),
-    }
-    tables = {k: t.set_index("lsoa21_code").reindex(idx) for k, t in tables.items()}
-    iod19 = pack.read_table(place_data, "deprivation/iod2019_sheffield_lsoa11_combined.parquet").set_index("lsoa11cd")
-    numeric19 = iod19.select_dtypes("number")
-    tables["iod2019"] = lsoa11_to_lsoa21(
-        numeric19, lookup11, weight11=iod19["pop_total_mid2015"], population21=population
-    ).reindex(idx)
-    age = pack.read_table(place_data, "census/census2021_usual_residents_age6_sheffield_lsoa21.csv")
-    age = age.pivot_table(index="lsoa21_code", columns="age_group", values="usual_residents", aggfunc="sum").reindex(idx)
-    tables["age6"] = 100.0 * age.div(age.sum(axis=1), axis=0)
-
-    point_cache: dict[str, pd.Series] = {}
-
-    def points(name: str) -> pd.Series:
-        if name not in point_cache:
-            point_cache[name] = _point_counts(lsoa, pack.read_layer(place_data, name))
-        return point_cache[name]
-
-    for i, meta in catalogue.table.iterrows():
-        src, _, arg = str(meta["derivation"]).partition(":")
-        i = str(i)
-        if src in tables:
-            values[i] = tables[src][arg].astype(float)
-        elif src == "points_count":
-            values[i] = points(arg)
-        elif src == "points_per_1000":
-            values[i] = 1000.0 * points(arg) / population
-        elif src == "points_per_km2":
-            values[i] = points(arg) / lsoa["area_km2"]
-        elif src == "area_share":
-            values[i] = _area_share(lsoa, pack.read_layer(place_data, arg))
-        elif src == "brownfield":
-            values[i] = _brownfield(place_data, lsoa)
-    indicators = pd.DataFrame({i: values[i] for i in catalogue.ids if i in values}, index=idx)
-    weights = dens.copy()
-    weights["population"] = population
-    weights["households"] = census["ts0110001"].astype(float)
-    weights["area_km2"] = lsoa["area_km2"]
-    return indicators, weights, iod19["pop_total_mid2015"].astype(float)
-
-
 def load_place(path: str | Path | None = None, *, catalogue: Catalogue | None = None) -> Place:
     """
-    Load a whole city's place data from a pack (Sheffield by default).
+    Load a place from a pack (the Sheffield pack by default).
 
     Parameters
     ----------
     path
-        The data pack folder; see :func:`placekit.config.data_dir`.
+        The pack folder; see :func:`placekit.config.data_dir` for the default.
     catalogue
-        An indicator catalogue; the repository's by default.
+        An indicator catalogue; placekit's own by default.
 
     Returns
     -------
@@ -397,39 +439,25 @@ def load_place(path: str | Path | None = None, *, catalogue: Catalogue | None = 
 
     Examples
     --------
-    >>> place = load_place()                     # doctest: +SKIP
-    >>> place.table("lac", ["imd2025_score"])    # doctest: +SKIP
+    >>> place = load_place()                          # doctest: +SKIP
+    >>> place.table("ward", ["imd2025_score"])        # doctest: +SKIP
     """
     t0 = time.perf_counter()
-    data = data_dir(path)
+    pk = open_pack(data_dir(path))
     cat = catalogue or load_catalogue()
-    lsoa = _load_lsoa(data)
-    localities = _load_localities(data)
-    lookup11 = pack.read_table(data, "lookups/sheffield_lsoa11_lsoa21_lad22.csv")
-    ward_lac = pack.read_table(data, "lookups/sheffield_ward_lac_asc.csv").set_index("Ward Code")["ca_name"]
-    grid = data / RESIDENTIAL_GRID
+    lsoa = _assemble.load_lsoa(pk)
     t1 = time.perf_counter()
-    for level in ("ward", "neighbourhood"):
-        a = assign_by_residential_cells(lsoa, localities[level], grid_path=grid)
-        lsoa[f"{level}_code"] = a["locality"].astype(str)
-        lsoa[f"{level}_name"] = lsoa[f"{level}_code"].map(localities[level]["area_name"])
-        if level == "ward":
-            lsoa["assign_share"] = a["share"]
-    lsoa["lac_code"] = lsoa["ward_code"].map(ward_lac)
-    if lsoa["lac_code"].isna().any():
-        bad = lsoa.index[lsoa["lac_code"].isna()].tolist()
-        msg = f"Wards of LSOAs {bad[:5]} are not in lookups/sheffield_ward_lac_asc.csv."
-        raise DataError(msg)
-    lsoa["lac_name"] = lsoa["lac_code"].map(localities["lac"]["area_name"])
+    lsoa, levels = _assemble.build_levels(pk, lsoa)
     t2 = time.perf_counter()
-    indicators, weights, population11 = _build_indicators(data, lsoa, cat, lookup11)
+    built = _assemble.build_indicators(pk, lsoa, cat)
     t3 = time.perf_counter()
-    lsoa["population"] = weights["population"]
-    place = Place(data_dir=data, lsoa=lsoa, localities=localities, indicators=indicators,
-                  weights=weights, catalogue=cat, lookup11=lookup11, population11=population11)
+    lsoa["population"] = built.weights["population"]
+    if np.isclose(built.weights["population"].sum(), 0):
+        msg = f"The Census population of pack {pk.name!r} sums to zero; check its census role."
+        raise DataError(msg)
+    place = Place(pack=pk, lsoa=lsoa, localities={k: v.areas for k, v in levels.items()}, level_info=levels,
+                  indicators=built.indicators, weights=built.weights, catalogue=cat, lookup11=built.lookup11,
+                  population11=built.population11, unavailable=built.unavailable)
     place.timings_s = {"boundaries": t1 - t0, "assignment": t2 - t1, "indicators": t3 - t2,
                        "total": time.perf_counter() - t0}
-    if np.isclose(weights["population"].sum(), 0):
-        msg = "The pack's Census population sums to zero; check census/ files."
-        raise DataError(msg)
     return place

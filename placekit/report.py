@@ -17,7 +17,7 @@ import pandas as pd
 
 from placekit.errors import DataError
 from placekit.layers import TIER_RGB
-from placekit.place import LEVEL_LABELS, Place
+from placekit.place import Place
 from placekit.profile import locality_profile
 
 __all__ = ["TIER_COLOURS", "locality_report", "svg_map"]
@@ -69,7 +69,7 @@ def locality_report(place: Place, level: str, area: str, *, prevention: pd.DataF
     place
         The place.
     level
-        ``"lac"``, ``"ward"`` or ``"neighbourhood"``.
+        One of ``place.levels`` (e.g. ``"ward"``, ``"lad"`` or a council's own level).
     area
         The locality's code or name.
     prevention
@@ -86,7 +86,7 @@ def locality_report(place: Place, level: str, area: str, *, prevention: pd.DataF
     """
     locs = place.localities.get(level)
     if locs is None:
-        msg = f"level must be one of ['lac', 'ward', 'neighbourhood']; got {level!r}."
+        msg = f"level must be one of {place.levels}; got {level!r}."
         raise DataError(msg)
     if area not in locs.index:
         by_name = locs.index[locs["area_name"].str.lower() == str(area).lower()]
@@ -100,7 +100,7 @@ def locality_report(place: Place, level: str, area: str, *, prevention: pd.DataF
     lsoa = place.lsoa.loc[mine]
     prof = locality_profile(place, level, area)
     parts = [f"<h1>{html.escape(name)}</h1>",
-             f"<p class='sub'>{html.escape(LEVEL_LABELS[level])} · {len(mine)} neighbourhoods (LSOA 2021) · "
+             f"<p class='sub'>{html.escape(place.level_label(level, count=False))} · {len(mine)} neighbourhoods (LSOA 2021) · "
              f"population {place.weights['population'][mine].sum():,.0f} (Census 2021) · "
              f"made {dt.date.today().isoformat()} with placekit</p>",
              "<p class='caveat'>Everything here describes areas, not people: area-level associations, "
@@ -116,11 +116,12 @@ def locality_report(place: Place, level: str, area: str, *, prevention: pd.DataF
                      f"{rules.get('demand_high')}; secondary if predicted demand ≥ {rules.get('predicted_high')} "
                      f"or demand ≥ {rules.get('demand_rising')}; primary if driver exposure ≥ "
                      f"{rules.get('exposure_high')}; otherwise universal.</p>")
-        top = prevention.loc[mine].sort_values("rank_in_locality" if level == "lac" else "score",
-                                               ascending=level == "lac")
+        ranked_here = level == place.locality_level
+        top = prevention.loc[mine].sort_values("rank_in_locality" if ranked_here else "score",
+                                               ascending=ranked_here)
         parts.append("<h2>Priorities (highest first)</h2>")
         parts.append(_table(top[["area_name", "tier", "reason", "score", "demand", "deprivation"]].head(15)))
-    parts.append("<h2>Indicators against the city</h2>")
+    parts.append(f"<h2>Indicators against {html.escape(place.name)}</h2>")
     parts.append(_table(prof["indicators"]))
     parts.append("<h2>Most and least served neighbourhoods</h2>")
     parts.append(_table(prof["served"]))

@@ -34,18 +34,15 @@ import pandas as pd
 import pyproj
 import shapely
 
-from placekit import pack
 from placekit.accessibility import (
     AccessModel,
     FacilitySet,
     NearestState,
     Origins,
     facilities_from_layer,
-    residential_origins,
 )
 from placekit.config import WORKING_CRS
 from placekit.errors import DataError
-from placekit.network import load_network, pack_network_path
 from placekit.place import Place
 
 __all__ = [
@@ -201,10 +198,10 @@ class ScenarioEngine:
                  progress: object | None = None):
         self.place = place
         self.mode = mode
-        self.net = load_network(pack_network_path(place.data_dir, mode), mode, progress=progress)  # type: ignore[arg-type]
+        self.net = place.network(mode, progress=progress)
         self.model = AccessModel(self.net, metric="length" if mode == "walk" else "time")
         self.model.reverse_matrix()
-        self.origins: Origins = residential_origins(self.net, place.lsoa, place.data_dir)
+        self.origins: Origins = place.origins(mode)
         self.demand_model = demand_model
         self._fac: dict[str, FacilitySet] = {}
         self._base: dict[str, NearestState] = {}
@@ -218,8 +215,9 @@ class ScenarioEngine:
     def baseline(self, facility: str) -> NearestState:
         """Baseline nearest-facility state for one type (computed once)."""
         if facility not in self._base:
-            if facility not in pack.LAYERS:
-                msg = f"Unknown facility type {facility!r}; types are {sorted(pack.LAYERS)}."
+            if facility not in self.place.available_layers:
+                msg = (f"Unknown facility type {facility!r} for {self.place.name}; types are "
+                       f"{sorted(self.place.available_layers)}.")
                 raise DataError(msg)
             self._fac[facility] = facilities_from_layer(self.net, self.place.layer(facility), name=facility)
             self._base[facility] = self.model.solve(self._fac[facility])
@@ -234,9 +232,7 @@ class ScenarioEngine:
             return float(x), float(y)
         if "postcode" in item:
             if self._postcodes is None:
-                pc = pack.read_table(self.place.data_dir, "lookups/sheffield_postcodes_nspl_2025-05_latlon.csv")
-                pc["key"] = pc["postcode"].str.replace(" ", "").str.upper()
-                self._postcodes = pc.set_index("key")
+                self._postcodes = self.place.postcodes()
             key = str(item["postcode"]).replace(" ", "").upper()
             if key not in self._postcodes.index:
                 msg = f"Postcode {item['postcode']!r} is not in the pack's postcode lookup."
@@ -375,7 +371,7 @@ class ScenarioEngine:
                          "the change follows the model's cross-sectional association between access and "
                          "demand, which is confounded (e.g. suburbs far from services are often healthier); "
                          "it is an area-level association, not a forecast for individuals.")
-        localities = {lvl: self._aggregate(areas, lvl) for lvl in ("ward", "lac", "neighbourhood")}
+        localities = {lvl: self._aggregate(areas, lvl) for lvl in self.place.levels}
         dec = self.place.indicators["imd2025_decile"]
         newly_cols = [c for c in areas if c.endswith("_people_newly_within")]
         by_dec = areas[newly_cols].groupby(dec).sum()
@@ -406,7 +402,7 @@ class ScenarioEngine:
         return res
 
 
-def compare_scenarios(results: dict[str, ScenarioResult], *, level: str = "lac") -> pd.DataFrame:
+def compare_scenarios(results: dict[str, ScenarioResult]) -> pd.DataFrame:
     """Side-by-side headline figures of several scenario results, one column per scenario."""
     rows = {}
     for name, r in results.items():

@@ -211,7 +211,7 @@ def balance_table(profile: pd.DataFrame, pilots: list[str], comparisons: list[st
 
 
 def prevention_table(place: object, drivers_result: dict[str, object], *, rules: TierRules | None = None,
-                     weights: dict[str, float] | None = None, level: str = "lac") -> pd.DataFrame:
+                     weights: dict[str, float] | None = None, level: str | None = None) -> pd.DataFrame:
     """
     Tiers and priorities for every LSOA of a place, from a demand explanation.
 
@@ -225,7 +225,7 @@ def prevention_table(place: object, drivers_result: dict[str, object], *, rules:
     rules, weights
         Tier thresholds and priority weights.
     level
-        Locality level within which areas are ranked.
+        Locality level within which areas are ranked (the place's locality level by default).
 
     Returns
     -------
@@ -250,7 +250,7 @@ def prevention_table(place: object, drivers_result: dict[str, object], *, rules:
         "assets": 1000.0 * ind[asset_cols].sum(axis=1) / pop,
     }, index=areas.index)
     tiers = assign_tiers(crit, rules=rules)
-    pr = priority_ranking(crit, place.codes(level).reindex(areas.index), weights=weights)
+    pr = priority_ranking(crit, place.codes(level or place.locality_level).reindex(areas.index), weights=weights)
     out = crit.join(tiers[["tier", "reason"]]).join(pr)
     out.insert(0, "area_name", place.lsoa["area_name"].reindex(out.index))
     out.attrs["rules"] = tiers.attrs["rules"]

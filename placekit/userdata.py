@@ -429,7 +429,7 @@ def add_points(
         A copy with layer ``<prefix>:<name>`` and indicators ``<prefix>_<name>_count``
         and ``..._per_1000``; ``place`` itself is unchanged.
     """
-    from placekit.place import _point_counts
+    from placekit._assemble import _point_counts
 
     pts = read_points(place, source, name=name, encoding=encoding, max_bytes=max_bytes,
                       drop_outside=drop_outside)

@@ -15,9 +15,7 @@ def place() -> Place:
 
 @pytest.fixture(scope="session")
 def walk_net(place: Place):
-    from placekit.network import load_network, pack_network_path
-
-    return load_network(pack_network_path(place.data_dir, "walk"), "walk")
+    return place.network("walk")
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,6 @@ from placekit.accessibility import (
     count_within,
     facilities_from_layer,
     isochrone,
-    residential_origins,
 )
 from placekit.network import StreetNetwork, from_graph, load_network
 
@@ -152,7 +151,7 @@ def test_agrees_with_iod_road_distance_to_gp(place):
 
 def test_cumulative_and_isochrone(walk_net, place):
     m = AccessModel(walk_net)
-    o = residential_origins(walk_net, place.lsoa, place.data_dir)
+    o = place.origins("walk")
     fs = facilities_from_layer(walk_net, place.layer("library"), name="library")
     c10 = count_within(m, fs, o, max_cost=800.0)
     c20 = count_within(m, fs, o, max_cost=1600.0)

@@ -31,7 +31,7 @@ def test_table_bad_indicator(tmp_path, capsys):
 
 def test_bad_data_dir(tmp_path, capsys):
     assert main(["--data", str(tmp_path), "table", "--out", str(tmp_path / "x.csv")]) == 2
-    assert "No place data pack" in capsys.readouterr().err
+    assert "is not a place pack: it has no placekit-pack.json" in capsys.readouterr().err
 
 
 def test_data_env(monkeypatch, tmp_path, capsys):
