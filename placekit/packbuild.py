@@ -491,13 +491,20 @@ class OsmCut:
 _DROP_ATTRS = ("user", "uid", "timestamp", "changeset", "visible")
 
 
-def _attrs(el: ET.Element, skip: Iterable[str] = ()) -> str:
-    drop = set(_DROP_ATTRS) | set(skip)
-    return "".join(f" {k}={quoteattr(v)}" for k, v in el.attrib.items() if k not in drop)
+_SPECIAL = re.compile(r'[&<>"\n\r\t]')
+
+
+def _q(v: str) -> str:
+    """An XML attribute value, quoted (the common case without special characters is fast)."""
+    return quoteattr(v) if _SPECIAL.search(v) else f'"{v}"'
+
+
+def _attrs(el: ET.Element) -> str:
+    return "".join(f" {k}={_q(v)}" for k, v in el.attrib.items() if k not in _DROP_ATTRS)
 
 
 def _tags(el: ET.Element) -> str:
-    return "".join(f'\n    <tag k={quoteattr(t.get("k", ""))} v={quoteattr(t.get("v", ""))}/>'
+    return "".join(f'\n    <tag k={_q(t.get("k", ""))} v={_q(t.get("v", ""))}/>'
                    for t in el if t.tag == "tag")
 
 
@@ -741,7 +748,7 @@ def _live(df: pd.DataFrame, col: str) -> pd.Series:
 
 def _origins(ctx: _Ctx, buildings: gpd.GeoDataFrame | None) -> dict[str, Any]:
     rep = ctx.report
-    names = " and ".join(rep.la_names[c] for c in ctx.la_codes)
+    names = _joined([rep.la_names[c] for c in ctx.la_codes])
     if "postcodes" not in ctx.found:
         if "centroids" in ctx.roles:
             rep.origins_method, rep.n_origins = "centroids", rep.rows["centroids"]
@@ -898,9 +905,13 @@ def _la_names(found: Mapping[str, Path], codes: Iterable[str]) -> dict[str, str]
     return {c: names.get(c, c) for c in codes}
 
 
+def _joined(names: Sequence[str]) -> str:
+    """``"A"``, ``"A and B"``, ``"A, B and C"``."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def _default_name(names: Sequence[str]) -> str:
-    ns = sorted(names)
-    return ns[0] if len(ns) == 1 else ", ".join(ns[:-1]) + " and " + ns[-1]
+    return _joined(sorted(names))
 
 
 def _slug(text: str) -> str:
