@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import shapely
 from scipy.stats import spearmanr
 
 from placekit import config, load_place
@@ -83,7 +84,9 @@ def grid_vs_postcodes(place, sources: Path | None) -> dict[str, object]:
 def border_effect(place) -> dict[str, object] | None:
     """GP walk time change for LSOAs within 1 km of the boundary when GPs over the border count."""
     gps = place.layer("gp")
-    area = place.lsoa.geometry.union_all()
+    # the outline of the reported area: slivers between LSOAs closed, holes ignored
+    area = shapely.union_all([shapely.Polygon(p.exterior) for p in
+                              shapely.get_parts(place.lsoa.geometry.union_all().buffer(5.0).buffer(-5.0))])
     inside = gps[gps.within(area)]
     if len(inside) == len(gps):
         return None
