@@ -43,6 +43,7 @@ import xml.etree.ElementTree as ET
 from array import array
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -779,10 +780,6 @@ def _origins(ctx: _Ctx, buildings: gpd.GeoDataFrame | None) -> dict[str, Any]:
     la_of = np.full(len(sub), None, dtype=object)
     la_of[pt_i] = ctx.lsoa[LA_COLUMN].to_numpy()[lsoa_i]
     origin = live & pd.notna(la_of)
-    out = ctx.out_path("postcodes", "lookups", ".csv")
-    _write(sub, out)
-    ctx.add_role("postcodes", out, cols, len(sub),
-                 f"postcodes within the councils + {rep.margin_km:g} km (`in_city` = inside)")
     rep.origins_method, rep.n_origins = "postcodes", int(origin.sum())
     per_la = {c: int((la_of[origin] == c).sum()) for c in ctx.la_codes}
     status_vals = sorted(set(sub[cols["status"]].astype(str)[live]))
@@ -807,12 +804,20 @@ def _origins(ctx: _Ctx, buildings: gpd.GeoDataFrame | None) -> dict[str, Any]:
     else:
         cov_text = " No building footprints were found, so their coverage was not checked."
     counts = ", ".join(f"{rep.la_names[c]} {per_la[c]:,}" for c in ctx.la_codes)
-    why = (f"Live postcode centroids ({cols['status']} = {', '.join(status_vals) or 'live'}) "
+    crit = ("no termination date" if cols["status"].lower() == "doterm"
+            else f"{cols['status']} = {', '.join(status_vals) or 'live'}")
+    why = (f"Live postcode centroids ({crit}) "
            f"inside the LSOAs of {names}: {rep.n_origins:,} origins ({counts}), the method of the "
            f"national Access to Healthy Assets and Hazards index (AHAH).{cov_text}")
-    o: dict[str, Any] = {"method": "postcodes", "why": why, "count": rep.n_origins}
-    if cols["status"].lower() != "doterm":
-        o["where"] = {"status": status_vals}
+    o: dict[str, Any] = {"method": "postcodes", "why": why, "count": rep.n_origins,
+                         "where": {"status": status_vals}}
+    if cols["status"].lower() == "doterm":     # no status text: flag the live rows
+        sub["live"] = np.where(live, "True", "False")
+        o["where"] = {"live": ["True"]}
+    out = ctx.out_path("postcodes", "lookups", ".csv")
+    _write(sub, out)
+    ctx.add_role("postcodes", out, cols, len(sub),
+                 f"postcodes within the councils + {rep.margin_km:g} km (`in_city` = inside)")
     if rep.building_coverage:
         o["building_coverage_50m"] = {c: round(v, 4) for c, v in rep.building_coverage.items()}
     return o
@@ -1176,9 +1181,13 @@ def _build_into(ctx: _Ctx, lsoa_src: gpd.GeoDataFrame, lcols: dict[str, str],
             key = f"network_{mode}"
             if mode == "drive" and side is not None:
                 say("Network drive: cut and checked in a second process", 0.9)
-                cut, net, t_cut, t_net = side.result()
-                timings["cut_drive (parallel)"], timings["osmnx_drive (parallel)"] = t_cut, t_net
-            else:
+                try:
+                    cut, net, t_cut, t_net = side.result()
+                    timings["cut_drive (parallel)"] = t_cut
+                    timings["osmnx_drive (parallel)"] = t_net
+                except BrokenProcessPool:   # no second process here: do it in this one
+                    side = None
+            if mode != "drive" or side is None:
                 check = mode in prebuild
                 say(f"Network {mode}: cutting {found[key].name}"
                     + (" and checking it loads in osmnx" if check else ""), 0.55)

@@ -219,6 +219,22 @@ def test_no_postcodes_falls_back_to_centroids(sources: Path, tmp_path: Path, cac
     assert rep.n_origins == 4
 
 
+def test_postcodes_with_doterm_instead_of_status(sources: Path, tmp_path: Path,
+                                                 cache: Path) -> None:
+    f = next((sources / "lookups").glob("*postcodes*"))
+    pc = pd.read_csv(f, dtype=str, keep_default_na=False)
+    pc["doterm"] = pc.pop("status").map({"live_2023-05": "", "unknown": "202001"})
+    pc.to_csv(f, index=False)
+    rep = packbuild.build_pack(sources, [WEST], tmp_path / "d", prebuild=())
+    o = open_pack(tmp_path / "d").origins
+    assert o["where"] == {"live": ["True"]}
+    assert "no termination date" in o["why"]
+    assert rep.n_origins == 4
+    table = open_pack(tmp_path / "d").read_table("postcodes")
+    # live: 4 in Westerby, and in the margin Easterby's 4 and the one outside both councils
+    assert int(table["live"].astype(str).eq("True").sum()) == 9
+
+
 # ----------------------------------------------------------------------------- errors
 def test_unknown_la_code_lists_the_codes_present(tiny: Path, tmp_path: Path) -> None:
     msg = ("Local authority code(s) ['E09999999'] are not in the sources "
