@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -19,6 +20,13 @@ from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
 _DEFAULT_SOURCES = _HERE.parent.parent / "shared" / "region" / "south-yorkshire"
+
+
+def _cpu_s() -> float:
+    """User + system CPU seconds of this process and its finished children."""
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,11 +41,13 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["PLACEKIT_CACHE"] = str(Path(tmp) / "cache")   # a first build, no cache
         from placekit.packbuild import build_pack
 
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), _cpu_s()
         rep = build_pack(args.sources, [args.la], Path(tmp) / "pack", margin_km=args.margin_km)
-        build_s = time.perf_counter() - t0
+        build_s, cpu_s = time.perf_counter() - t0, _cpu_s() - cpu0
         print(rep.summary())
-        print(f"\nbuild of {rep.name!r} (first time, networks checked and cached): {build_s:.1f} s")
+        print(f"\nbuild of {rep.name!r} (first time, networks checked and cached): {build_s:.1f} s "
+              f"wall, {cpu_s:.1f} s CPU (this process and the drive worker); load average "
+              f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
         from placekit.network import load_network
         from placekit.pack import open_pack
