@@ -1313,16 +1313,18 @@ def add_pack_cli(subparsers: Any) -> argparse.ArgumentParser:
     b = sub.add_parser("build", help="cut a pack for one or several councils from regional sources",
                        description="Cut a place pack from regional or national source files. "
                        "See docs/pack-format.md.")
-    b.add_argument("--sources", required=True, type=Path,
+    b.add_argument("--sources", required=True, type=Path, metavar="DIR",
                    help="folder with boundaries/, census/, lookups/, network/ ...")
-    b.add_argument("--la", required=True, help="local authority code(s): CODE[,CODE...]")
-    b.add_argument("--out", required=True, type=Path, help="the pack folder to write")
-    b.add_argument("--margin-km", type=float, default=3.0,
+    b.add_argument("--la", required=True, metavar="CODE[,CODE...]",
+                   help="local authority (LAD) code(s), comma-separated")
+    b.add_argument("--out", required=True, type=Path, metavar="DIR",
+                   help="the pack folder to write")
+    b.add_argument("--margin-km", type=float, default=3.0, metavar="KM",
                    help="keep facilities and streets this far beyond the boundary (default 3)")
     b.add_argument("--force", action="store_true", help="replace an existing pack at --out")
-    b.add_argument("--name", help="the pack's name (default: the council names)")
-    b.add_argument("--england", type=Path, help="England-wide tables folder (default "
-                   "<sources>/../england if present)")
+    b.add_argument("--name", metavar="NAME", help="the pack's name (default: the council names)")
+    b.add_argument("--england", type=Path, metavar="DIR",
+                   help="England-wide tables folder (default <sources>/../england if present)")
     b.set_defaults(func=run_pack_cli)
     return p
 
