@@ -461,7 +461,7 @@ def render_scn() -> None:
                                                                        "disability_pct"], key="scn_demand")
         items = st.session_state.setdefault("scn_items", [])
         kind = st.selectbox("Intervention", list(INTERVENTIONS), key="scn_kind")
-        where = st.radio("Location by", ["postcode", "lon/lat", "neighbourhood", "click on map"], horizontal=True,
+        where = st.radio("Location by", ["neighbourhood", "postcode", "lon/lat", "click on map"], horizontal=True,
                          key="scn_where")
         loc: dict = {}
         if where == "click on map":
@@ -515,7 +515,12 @@ def render_scn() -> None:
         if kind == "improve_greenspace":
             item["area_m2"] = st.number_input("Green space area (m²)", 500, 500000, 20000, key="scn_area")
         if st.button("Add to scenario", key="scn_add"):
-            items.append(item)
+            try:  # a postcode is checked when it is added, not only on Apply
+                if "postcode" in item:
+                    place.postcode_xy(str(item["postcode"]))
+                items.append(item)
+            except PlacekitError as err:
+                st.error(str(err))
         st.json(items, expanded=False)
         threshold = st.slider("Threshold (minutes)", 5, 30, 15, key="scn_t")
         doc = {"placekit_scenario": SCHEMA_VERSION, "name": st.text_input("Scenario name", "My scenario", key="scn_name"),

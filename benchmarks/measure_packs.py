@@ -1,4 +1,4 @@
-"""Figures for any-council packs: what each pack holds, how its access agrees with IoD, origins, borders.
+"""Figures for any-council packs: contents, access against IoD, origins and borders.
 
 Usage::
 
@@ -46,15 +46,21 @@ def describe(place) -> dict[str, object]:
     inside = place.layer("gp").within(place.lsoa.geometry.union_all())
     walk_m = _gp_walk(place)
     out: dict[str, object] = {
-        "pack": place.name, "LSOAs": len(place.lsoa), "population": int(place.weights["population"].sum()),
+        "pack": place.name,
+        "LSOAs": len(place.lsoa),
+        "population": int(place.weights["population"].sum()),
         "IMD 2025 decile 1": int((place.indicators["imd2025_decile"] == 1).sum()),
-        "active GPs inside": int(inside.sum()), "active GPs in the pack (margin)": len(place.layer("gp")),
+        "active GPs inside": int(inside.sum()),
+        "active GPs in the pack (margin)": len(place.layer("gp")),
         "origins": place.pack.origins.get("method"),
         "levels": {lv: len(place.localities[lv]) for lv in place.levels},
     }
     if "road_distance_gp_2019_km" in place.indicators:
-        rho = spearmanr(walk_m, place.indicators["road_distance_gp_2019_km"].reindex(walk_m.index),
-                        nan_policy="omit").statistic
+        rho = spearmanr(
+            walk_m,
+            place.indicators["road_distance_gp_2019_km"].reindex(walk_m.index),
+            nan_policy="omit",
+        ).statistic
         out["Spearman GP walk m vs IoD 2019 road km"] = round(float(rho), 3)
     return out
 
@@ -66,17 +72,23 @@ def grid_vs_postcodes(place, sources: Path | None) -> dict[str, object]:
     if place.pack.has("postcodes"):
         pc = build_origins(place.pack, place.network("walk"), place.lsoa, method="postcodes")
         alt = _gp_walk(place, pc)
-        out["grid vs pack postcodes (all)"] = round(float(spearmanr(grid, alt.reindex(grid.index)).statistic), 3)
+        out["grid vs pack postcodes (all)"] = round(
+            float(spearmanr(grid, alt.reindex(grid.index)).statistic), 3
+        )
     if sources is not None:
         found = sorted((sources / "lookups").glob("*postcodes*.csv"))
         if found:
-            m = dict(place.pack.manifest)  # the same pack, with the sources' postcodes (an absolute path)
+            m = dict(
+                place.pack.manifest
+            )  # the same pack, with the sources' postcodes (an absolute path)
             m["roles"] = {**m["roles"], "postcodes": {"file": str(found[0].resolve())}}
             m["origins"] = {"method": "postcodes", "where": {"status": ["live_2023-05"]}}
             pk = Pack(place.pack.path, m)
             live = build_origins(pk, place.network("walk"), place.lsoa)
             alt = _gp_walk(place, live)
-            out["grid vs live postcodes (sources)"] = round(float(spearmanr(grid, alt.reindex(grid.index)).statistic), 3)
+            out["grid vs live postcodes (sources)"] = round(
+                float(spearmanr(grid, alt.reindex(grid.index)).statistic), 3
+            )
             out["LSOAs with no live postcode (centroid used)"] = live.fallback
     return out
 
@@ -85,8 +97,12 @@ def border_effect(place) -> dict[str, object] | None:
     """GP walk time change for LSOAs within 1 km of the boundary when GPs over the border count."""
     gps = place.layer("gp")
     # the outline of the reported area: slivers between LSOAs closed, holes ignored
-    area = shapely.union_all([shapely.Polygon(p.exterior) for p in
-                              shapely.get_parts(place.lsoa.geometry.union_all().buffer(5.0).buffer(-5.0))])
+    area = shapely.union_all(
+        [
+            shapely.Polygon(p.exterior)
+            for p in shapely.get_parts(place.lsoa.geometry.union_all().buffer(5.0).buffer(-5.0))
+        ]
+    )
     inside = gps[gps.within(area)]
     if len(inside) == len(gps):
         return None
@@ -94,12 +110,16 @@ def border_effect(place) -> dict[str, object] | None:
     own = _gp_walk(place, gps=inside) / 80.0
     edge = place.lsoa.index[place.lsoa.distance(area.boundary) <= 1000.0]
     d = (own - both).reindex(edge)
-    return {"LSOAs within 1 km of the boundary": len(edge), "GPs over the border in the margin": len(gps) - len(inside),
-            "LSOAs whose nearest GP is over the border": int((d > 1e-6).sum()),
-            "mean walk-min saved": round(float(d.mean()), 2), "median": round(float(d.median()), 2),
-            "largest": round(float(d.max()), 1),
-            "mean GP walk min counting only own GPs": round(float(own.reindex(edge).mean()), 2),
-            "counting GPs over the border": round(float(both.reindex(edge).mean()), 2)}
+    return {
+        "LSOAs within 1 km of the boundary": len(edge),
+        "GPs over the border in the margin": len(gps) - len(inside),
+        "LSOAs whose nearest GP is over the border": int((d > 1e-6).sum()),
+        "mean walk-min saved": round(float(d.mean()), 2),
+        "median": round(float(d.median()), 2),
+        "largest": round(float(d.max()), 1),
+        "mean GP walk min counting only own GPs": round(float(own.reindex(edge).mean()), 2),
+        "counting GPs over the border": round(float(both.reindex(edge).mean()), 2),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,7 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("packs", nargs="*", type=Path)
     ap.add_argument("--sources", type=Path, help="regional sources folder (for live postcodes)")
     args = ap.parse_args(argv)
-    folders = args.packs or [config.data_dir(), *find_packs([Path.home() / "placekit-packs"]).values()]
+    folders = args.packs or [
+        config.data_dir(),
+        *find_packs([Path.home() / "placekit-packs"]).values(),
+    ]
     seen = set()
     for folder in folders:
         place = load_place(folder)

@@ -49,8 +49,9 @@ def load_lsoa(pack: Pack) -> gpd.GeoDataFrame:
     lsoa["geometry"] = lsoa.geometry.make_valid()
     lsoa["area_km2"] = lsoa.area / 1e6
     extra = lsoa[keep].add_prefix("src_")
-    out = gpd.GeoDataFrame(lsoa[["area_name", "area_km2"]].join(extra), geometry=lsoa.geometry,
-                           crs=lsoa.crs)
+    out = gpd.GeoDataFrame(
+        lsoa[["area_name", "area_km2"]].join(extra), geometry=lsoa.geometry, crs=lsoa.crs
+    )
     if out.empty:
         msg = f"The LSOA boundaries of pack {pack.name!r} are empty."
         raise DataError(msg)
@@ -60,8 +61,10 @@ def load_lsoa(pack: Pack) -> gpd.GeoDataFrame:
 def _level_file(pack: Pack, rel: str, level: str) -> Any:
     p = pack.path / rel
     if not p.is_file():
-        msg = (f"Level {level!r} of pack {pack.name!r} names {rel}, which is not in {pack.path}; "
-               "fix the manifest's levels or rebuild the pack.")
+        msg = (
+            f"Level {level!r} of pack {pack.name!r} names {rel}, which is not in {pack.path}; "
+            "fix the manifest's levels or rebuild the pack."
+        )
         raise DataError(msg)
     return p
 
@@ -71,8 +74,10 @@ def _read_level_table(pack: Pack, rel: str, level: str, columns: list[str]) -> p
     df = pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p, dtype=str)
     missing = [c for c in columns if c not in df.columns]
     if missing:
-        msg = (f"{p.name} (level {level!r} of pack {pack.name!r}) has no column(s) {missing}. "
-               f"Columns present: {sorted(map(str, df.columns))}.")
+        msg = (
+            f"{p.name} (level {level!r} of pack {pack.name!r}) has no column(s) {missing}. "
+            f"Columns present: {sorted(map(str, df.columns))}."
+        )
         raise SchemaError(msg)
     return df
 
@@ -82,15 +87,17 @@ def _read_boundaries(pack: Pack, spec: dict[str, Any], level: str) -> gpd.GeoDat
     g = gpd.read_parquet(p) if p.suffix == ".parquet" else gpd.read_file(p)
     if g.crs is None:
         if not spec.get("crs"):
-            msg = f"{p.name} (level {level!r}) has no CRS; add \"crs\" to the level's boundaries."
+            msg = f'{p.name} (level {level!r}) has no CRS; add "crs" to the level\'s boundaries.'
             raise CRSError(msg)
         g = g.set_crs(spec["crs"])
     g = g.to_crs(WORKING_CRS)
     code, name = spec.get("code"), spec.get("name", spec.get("code"))
     for c in (code, name):
         if c not in g.columns:
-            msg = (f"{p.name} (level {level!r}) has no column {c!r}. "
-                   f"Columns present: {sorted(map(str, g.columns))}.")
+            msg = (
+                f"{p.name} (level {level!r}) has no column {c!r}. "
+                f"Columns present: {sorted(map(str, g.columns))}."
+            )
             raise SchemaError(msg)
     g = g.assign(area_code=g[code].astype(str), area_name=g[name].astype(str))
     g = g.dissolve(by="area_code", aggfunc={"area_name": "first"})
@@ -98,15 +105,24 @@ def _read_boundaries(pack: Pack, spec: dict[str, Any], level: str) -> gpd.GeoDat
     return g[["area_name", "geometry"]].sort_index()
 
 
-def _assign(pack: Pack, lsoa: gpd.GeoDataFrame, lv: dict[str, Any], done: dict[str, pd.Series],
-            boundaries: gpd.GeoDataFrame | None) -> tuple[pd.Series, pd.Series | None, str]:
+def _assign(
+    pack: Pack,
+    lsoa: gpd.GeoDataFrame,
+    lv: dict[str, Any],
+    done: dict[str, pd.Series],
+    boundaries: gpd.GeoDataFrame | None,
+) -> tuple[pd.Series, pd.Series | None, str]:
     """Code (and name, where the method gives one) of every LSOA at one level."""
     a = lv["assign"]
     method = a["method"]
     level = lv["id"]
     idx = lsoa.index
     if method == "constant":
-        return pd.Series(str(a["code"]), index=idx), pd.Series(str(a.get("name", a["code"])), index=idx), method
+        return (
+            pd.Series(str(a["code"]), index=idx),
+            pd.Series(str(a.get("name", a["code"])), index=idx),
+            method,
+        )
     if method == "name_prefix":
         strip = int(a.get("strip", 1))
         code = lsoa["area_name"].astype(str).str[:-strip].str.strip()
@@ -114,15 +130,25 @@ def _assign(pack: Pack, lsoa: gpd.GeoDataFrame, lv: dict[str, Any], done: dict[s
     if method == "lsoa_column":
         col = f"src_{a['column']}"
         if col not in lsoa.columns:
-            msg = (f"Level {level!r} takes column {a['column']!r} of the LSOA boundaries, which "
-                   f"has no such column.")
+            msg = (
+                f"Level {level!r} takes column {a['column']!r} of the LSOA boundaries, which "
+                f"has no such column."
+            )
             raise SchemaError(msg)
         code = lsoa[col].astype(str)
         names = lv.get("names") or a.get("names") or {}
         return code, code.map(lambda c: str(names.get(c, c))), method
     if method == "lookup":
-        cols = [a["lsoa_column"], a["code_column"], *([a["name_column"]] if a.get("name_column") else [])]
-        t = _read_level_table(pack, a["file"], level, cols).astype(str).drop_duplicates(a["lsoa_column"])
+        cols = [
+            a["lsoa_column"],
+            a["code_column"],
+            *([a["name_column"]] if a.get("name_column") else []),
+        ]
+        t = (
+            _read_level_table(pack, a["file"], level, cols)
+            .astype(str)
+            .drop_duplicates(a["lsoa_column"])
+        )
         t = t.set_index(a["lsoa_column"])
         code = t[a["code_column"]].reindex(idx)
         name = t[a["name_column"]].reindex(idx) if a.get("name_column") else None
@@ -132,11 +158,13 @@ def _assign(pack: Pack, lsoa: gpd.GeoDataFrame, lv: dict[str, Any], done: dict[s
         if child not in done:
             msg = f"Level {level!r} is the parent of {child!r}, which must be listed before it."
             raise DataError(msg)
-        t = _read_level_table(pack, a["file"], level, [a["child_column"], a["code_column"]]).astype(str)
+        t = _read_level_table(pack, a["file"], level, [a["child_column"], a["code_column"]]).astype(
+            str
+        )
         m = t.drop_duplicates(a["child_column"]).set_index(a["child_column"])[a["code_column"]]
         return done[child].map(m), None, method
     if boundaries is None:
-        msg = f"Level {level!r} is assigned by {method!r}, which needs its \"boundaries\"."
+        msg = f'Level {level!r} is assigned by {method!r}, which needs its "boundaries".'
         raise DataError(msg)
     if method == "residential_cells" and pack.has("residential_grid"):
         r = assign_by_residential_cells(lsoa, boundaries, grid_path=pack.file("residential_grid"))
@@ -164,8 +192,11 @@ def build_levels(pack: Pack, lsoa: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, 
         code, name, method = _assign(pack, lsoa, lv, done, bnd)
         if code.isna().any() or code.eq("nan").any():
             bad = lsoa.index[code.isna() | code.eq("nan")].tolist()
-            msg = (f"{len(bad)} LSOA(s) of pack {pack.name!r} have no {lv['label']} (level {level!r}), "
-                   f"e.g. {bad[:5]}; the level's lookup does not cover them.")
+            msg = (
+                f"{len(bad)} LSOA(s) of pack {pack.name!r} have no {lv['label']} "
+                f"(level {level!r}), "
+                f"e.g. {bad[:5]}; the level's lookup does not cover them."
+            )
             raise DataError(msg)
         code = code.astype(str)
         done[level] = code
@@ -174,16 +205,25 @@ def build_levels(pack: Pack, lsoa: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, 
             areas = bnd.loc[bnd.index.isin(code.unique())]
             missing = sorted(set(code) - set(areas.index))
             if missing:
-                msg = (f"Level {level!r}: LSOAs are assigned to {missing[:5]}, which the level's "
-                       "boundaries do not have.")
+                msg = (
+                    f"Level {level!r}: LSOAs are assigned to {missing[:5]}, which the level's "
+                    "boundaries do not have."
+                )
                 raise DataError(msg)
         else:
             names = name if name is not None else code
-            frame = gpd.GeoDataFrame({"area_code": code.to_numpy(), "area_name": names.astype(str).to_numpy()},
-                                     geometry=lsoa.geometry.to_numpy(), crs=lsoa.crs)
-            areas = frame.dissolve(by="area_code", aggfunc={"area_name": "first"})[["area_name", "geometry"]]
+            frame = gpd.GeoDataFrame(
+                {"area_code": code.to_numpy(), "area_name": names.astype(str).to_numpy()},
+                geometry=lsoa.geometry.to_numpy(),
+                crs=lsoa.crs,
+            )
+            areas = frame.dissolve(by="area_code", aggfunc={"area_name": "first"})[
+                ["area_name", "geometry"]
+            ]
         lsoa[f"{level}_name"] = code.map(areas["area_name"])
-        levels[level] = Level(level, lv["label"], areas.sort_index(), method, str(lv.get("note", "")))
+        levels[level] = Level(
+            level, lv["label"], areas.sort_index(), method, str(lv.get("note", ""))
+        )
     return lsoa, levels
 
 
@@ -212,14 +252,19 @@ def read_layer(pack: Pack, name: str) -> gpd.GeoDataFrame:
     for key, allowed in spec.where.items():
         col = pack.column(spec.role, key)
         if col not in gdf.columns:
-            msg = (f"Layer {name!r} filters on column {col!r}, which the {spec.role!r} file of pack "
-                   f"{pack.name!r} does not have. Columns present: {sorted(map(str, gdf.columns))}.")
+            msg = (
+                f"Layer {name!r} filters on column {col!r}, which the {spec.role!r} file of pack "
+                f"{pack.name!r} does not have. Columns present: {sorted(map(str, gdf.columns))}."
+            )
             raise SchemaError(msg)
         keep &= gdf[col].astype(str).isin(allowed)
     gdf = gdf.loc[keep]
     name_col = pack.column(spec.role, spec.name_column)
-    out = gpd.GeoDataFrame({"name": gdf[name_col].astype(str) if name_col in gdf else spec.label},
-                           geometry=gdf.geometry, crs=gdf.crs)
+    out = gpd.GeoDataFrame(
+        {"name": gdf[name_col].astype(str) if name_col in gdf else spec.label},
+        geometry=gdf.geometry,
+        crs=gdf.crs,
+    )
     if spec.id_column and spec.id_column in gdf.columns:
         out["id"] = gdf[spec.id_column].astype(str)
     out = out[out.geometry.notna() & ~out.geometry.is_empty].reset_index(drop=True)
@@ -243,8 +288,9 @@ def _keyed(pack: Pack, role: str, idx: pd.Index) -> pd.DataFrame:
     return t.drop_duplicates(key).set_index(key).reindex(idx)
 
 
-def _census(catalogue: Catalogue, census: pd.DataFrame, unavailable: dict[str, str]
-            ) -> tuple[dict[str, pd.Series], pd.DataFrame]:
+def _census(
+    catalogue: Catalogue, census: pd.DataFrame, unavailable: dict[str, str]
+) -> tuple[dict[str, pd.Series], pd.DataFrame]:
     values: dict[str, pd.Series] = {}
     denominators: dict[str, pd.Series] = {}
     for i, meta in catalogue.table.iterrows():
@@ -286,11 +332,17 @@ def _brownfield(pack: Pack, lsoa: gpd.GeoDataFrame) -> pd.Series:
     msoa = pack.read_vector("msoa11")
     msoa = msoa.set_index(msoa[pack.column("msoa11", "code")].astype(str))
     ha = pack.read_table("brownfield")
-    ha = ha.set_index(ha[pack.column("brownfield", "code")].astype(str))[pack.column("brownfield", "value")]
+    ha = ha.set_index(ha[pack.column("brownfield", "code")].astype(str))[
+        pack.column("brownfield", "value")
+    ]
     msoa["ha"] = msoa.index.map(ha.astype(float)).fillna(0.0)
     msoa["m2"] = msoa.area
-    inter = gpd.overlay(lsoa[["geometry"]].reset_index(), msoa[["ha", "m2", "geometry"]].reset_index(drop=True),
-                        how="intersection", keep_geom_type=True)
+    inter = gpd.overlay(
+        lsoa[["geometry"]].reset_index(),
+        msoa[["ha", "m2", "geometry"]].reset_index(drop=True),
+        how="intersection",
+        keep_geom_type=True,
+    )
     inter["ha_part"] = inter["ha"] * inter.area / inter["m2"]
     total = inter.groupby("area_code")["ha_part"].sum().reindex(lsoa.index, fill_value=0.0)
     return total / lsoa["area_km2"]
@@ -326,13 +378,18 @@ def build_indicators(pack: Pack, lsoa: gpd.GeoDataFrame, catalogue: Catalogue) -
     values, dens = _census(catalogue, census, unavailable)
     pop_col = "ts0010001"
     if pop_col not in census.columns:
-        msg = (f"The Census table of pack {pack.name!r} has no {pop_col} (usual residents); "
-               "population is needed for every weighted figure.")
+        msg = (
+            f"The Census table of pack {pack.name!r} has no {pop_col} (usual residents); "
+            "population is needed for every weighted figure."
+        )
         raise SchemaError(msg)
     population = census[pop_col].astype(float)
     if population.isna().any():
         bad = idx[population.isna()].tolist()
-        msg = f"The Census table of pack {pack.name!r} has no row for {len(bad)} LSOA(s), e.g. {bad[:5]}."
+        msg = (
+            f"The Census table of pack {pack.name!r} has no row for {len(bad)} LSOA(s), "
+            f"e.g. {bad[:5]}."
+        )
         raise DataError(msg)
     tables: dict[str, pd.DataFrame] = {}
     for role in _TABLE_SOURCES:
@@ -342,9 +399,13 @@ def build_indicators(pack: Pack, lsoa: gpd.GeoDataFrame, catalogue: Catalogue) -
     population11: pd.Series | None = None
     if pack.has("lookup11"):
         lk = pack.read_table("lookup11")
-        lookup11 = pd.DataFrame({"LSOA11CD": lk[pack.column("lookup11", "lsoa11")].astype(str),
-                                 "LSOA21CD": lk[pack.column("lookup11", "lsoa21")].astype(str),
-                                 "CHGIND": lk[pack.column("lookup11", "change")].astype(str)})
+        lookup11 = pd.DataFrame(
+            {
+                "LSOA11CD": lk[pack.column("lookup11", "lsoa11")].astype(str),
+                "LSOA21CD": lk[pack.column("lookup11", "lsoa21")].astype(str),
+                "CHGIND": lk[pack.column("lookup11", "change")].astype(str),
+            }
+        )
         lookup11 = lookup11[lookup11["LSOA21CD"].isin(idx)].reset_index(drop=True)
     if pack.has("iod2019") and lookup11 is not None:
         iod19 = pack.read_table("iod2019")
@@ -352,13 +413,17 @@ def build_indicators(pack: Pack, lsoa: gpd.GeoDataFrame, catalogue: Catalogue) -
         iod19 = iod19[iod19.index.isin(lookup11["LSOA11CD"])]
         population11 = iod19[pack.column("iod2019", "population")].astype(float)
         numeric = iod19.select_dtypes("number").astype(float)
-        tables["iod2019"] = lsoa11_to_lsoa21(numeric, lookup11, weight11=population11,
-                                             population21=population).reindex(idx)
+        tables["iod2019"] = lsoa11_to_lsoa21(
+            numeric, lookup11, weight11=population11, population21=population
+        ).reindex(idx)
     if pack.has("age6"):
         age = pack.read_table("age6")
-        age = age.pivot_table(index=age[pack.column("age6", "code")].astype(str),
-                              columns=pack.column("age6", "group"), values=pack.column("age6", "value"),
-                              aggfunc="sum").reindex(idx)
+        age = age.pivot_table(
+            index=age[pack.column("age6", "code")].astype(str),
+            columns=pack.column("age6", "group"),
+            values=pack.column("age6", "value"),
+            aggfunc="sum",
+        ).reindex(idx)
         tables["age6"] = 100.0 * age.div(age.sum(axis=1), axis=0)
     point_cache: dict[str, gpd.GeoDataFrame] = {}
 
@@ -385,8 +450,11 @@ def build_indicators(pack: Pack, lsoa: gpd.GeoDataFrame, catalogue: Catalogue) -
                 values[i] = _area_share(lsoa, layer(arg))
                 continue
             counts = _point_counts(lsoa, layer(arg))
-            values[i] = {"points_count": counts, "points_per_1000": 1000.0 * counts / population,
-                         "points_per_km2": counts / lsoa["area_km2"]}[src]
+            values[i] = {
+                "points_count": counts,
+                "points_per_1000": 1000.0 * counts / population,
+                "points_per_km2": counts / lsoa["area_km2"],
+            }[src]
         elif src == "brownfield":
             if pack.has("brownfield") and pack.has("msoa11"):
                 values[i] = _brownfield(pack, lsoa)

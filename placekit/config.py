@@ -22,7 +22,6 @@ WORKING_CRS = "EPSG:27700"
 DISPLAY_CRS = "EPSG:4326"
 
 
-
 def default_data_dir() -> Path:
     """
     The pack opened when none is named: ``PLACEKIT_DATA``, else ``../shared/data``.

@@ -86,19 +86,26 @@ def _grid_points(pack: Pack, lsoa: gpd.GeoDataFrame) -> tuple[np.ndarray, np.nda
 
 def _within(lsoa: gpd.GeoDataFrame, pts: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     j = gpd.sjoin(pts, lsoa[["geometry"]], how="inner", predicate="within")
-    return j.rename(columns={"area_code": "_lsoa"}) if "area_code" in j else j.rename(
-        columns={"index_right": "_lsoa"})
+    return (
+        j.rename(columns={"area_code": "_lsoa"})
+        if "area_code" in j
+        else j.rename(columns={"index_right": "_lsoa"})
+    )
 
 
-def _postcode_points(pack: Pack, lsoa: gpd.GeoDataFrame, where: dict[str, list[str]]
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _postcode_points(
+    pack: Pack, lsoa: gpd.GeoDataFrame, where: dict[str, list[str]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     pc = pack.read_table("postcodes")
     lat, lon = pack.column("postcodes", "lat"), pack.column("postcodes", "lon")
     keep = pd.Series(True, index=pc.index)
     for key, allowed in where.items():
         col = pack.column("postcodes", key)
         if col not in pc.columns:
-            msg = f"The postcode table of pack {pack.name!r} has no column {col!r} to select live postcodes."
+            msg = (
+                f"The postcode table of pack {pack.name!r} has no column {col!r} "
+                "to select live postcodes."
+            )
             raise DataError(msg)
         keep &= pc[col].astype(str).isin([str(a) for a in allowed])
     pc = pc.loc[keep]
@@ -111,19 +118,29 @@ def _postcode_points(pack: Pack, lsoa: gpd.GeoDataFrame, where: dict[str, list[s
     return j.geometry.x.to_numpy(), j.geometry.y.to_numpy(), j["_lsoa"].astype(str).to_numpy()
 
 
-def _building_points(pack: Pack, lsoa: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _building_points(
+    pack: Pack, lsoa: gpd.GeoDataFrame
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     b = pack.read_vector("buildings")
     b = b[b.geometry.notna() & ~b.geometry.is_empty]
-    pts = gpd.GeoDataFrame({"_w": b.geometry.area.to_numpy()}, geometry=b.geometry.representative_point().to_numpy(),
-                           crs=b.crs)
+    pts = gpd.GeoDataFrame(
+        {"_w": b.geometry.area.to_numpy()},
+        geometry=b.geometry.representative_point().to_numpy(),
+        crs=b.crs,
+    )
     j = _within(lsoa, pts)
-    return (j.geometry.x.to_numpy(), j.geometry.y.to_numpy(), j["_lsoa"].astype(str).to_numpy(),
-            j["_w"].to_numpy(float))
+    return (
+        j.geometry.x.to_numpy(),
+        j.geometry.y.to_numpy(),
+        j["_lsoa"].astype(str).to_numpy(),
+        j["_w"].to_numpy(float),
+    )
 
 
-def _centroid_points(pack: Pack, lsoa: gpd.GeoDataFrame, codes: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Population-weighted centroids of ``codes`` (a point inside the LSOA where the pack has none)."""
+def _centroid_points(
+    pack: Pack, lsoa: gpd.GeoDataFrame, codes: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Population-weighted centroids of ``codes`` (else a point inside the LSOA)."""
     sub = lsoa.loc[codes]
     pts = sub.geometry.representative_point()
     x, y = pts.x.to_numpy().copy(), pts.y.to_numpy().copy()
@@ -136,7 +153,9 @@ def _centroid_points(pack: Pack, lsoa: gpd.GeoDataFrame, codes: np.ndarray
     return x, y, np.asarray(codes, dtype=object)
 
 
-def build_origins(pack: Pack, net: StreetNetwork, lsoa: gpd.GeoDataFrame, *, method: str | None = None) -> Origins:
+def build_origins(
+    pack: Pack, net: StreetNetwork, lsoa: gpd.GeoDataFrame, *, method: str | None = None
+) -> Origins:
     """
     Residential origins for ``lsoa`` snapped to ``net`` by the pack's method (or ``method``).
 
@@ -169,7 +188,9 @@ def build_origins(pack: Pack, net: StreetNetwork, lsoa: gpd.GeoDataFrame, *, met
     if kind == "residential_grid":
         x, y, codes = _grid_points(pack, lsoa)
     elif kind == "postcodes":
-        x, y, codes = _postcode_points(pack, lsoa, dict(spec.get("where", {})) if method is None else {})
+        x, y, codes = _postcode_points(
+            pack, lsoa, dict(spec.get("where", {})) if method is None else {}
+        )
     elif kind == "buildings":
         x, y, codes, weight = _building_points(pack, lsoa)
     else:

@@ -62,7 +62,8 @@ MANIFEST_NAME = "placekit-pack.json"
 #: The manifest format this placekit reads and writes.
 FORMAT_VERSION = 1
 
-#: Every role a manifest may name: ``{role: (kind, column keys the manifest must map, what it is)}``.
+#: Every role a manifest may name:
+#: ``{role: (kind, column keys the manifest must map, what it is)}``.
 #: Other column keys (``name``, ``highway``, ``postcode``, ``lat``, ``lon`` ...) default to a column
 #: of the same name.
 #: ``kind`` is ``vector`` (GeoParquet/GeoJSON/GeoPackage), ``table`` (CSV/Parquet),
@@ -100,8 +101,15 @@ ROLES: dict[str, tuple[str, tuple[str, ...], str]] = {
 }
 _KINDS = ("vector", "table", "raster", "osm")
 _ORIGIN_METHODS = ("residential_grid", "postcodes", "buildings", "centroids")
-_ASSIGN_METHODS = ("lookup", "residential_cells", "parent", "lsoa_column", "constant", "name_prefix",
-                   "overlay")
+_ASSIGN_METHODS = (
+    "lookup",
+    "residential_cells",
+    "parent",
+    "lsoa_column",
+    "constant",
+    "name_prefix",
+    "overlay",
+)
 
 
 @dataclass(frozen=True)
@@ -145,9 +153,15 @@ def default_layers() -> dict[str, LayerSpec]:
     raw = json.loads(_package_file("layers.json").read_text(encoding="utf-8"))
     out = {}
     for name, d in raw["layers"].items():
-        out[name] = LayerSpec(name=name, label=d["label"], theme=d["theme"], role=d["role"],
-                              where={k: tuple(map(str, v)) for k, v in d.get("where", {}).items()},
-                              name_column=d.get("name_column", "name"), id_column=d.get("id_column"))
+        out[name] = LayerSpec(
+            name=name,
+            label=d["label"],
+            theme=d["theme"],
+            role=d["role"],
+            where={k: tuple(map(str, v)) for k, v in d.get("where", {}).items()},
+            name_column=d.get("name_column", "name"),
+            id_column=d.get("id_column"),
+        )
     return out
 
 
@@ -185,7 +199,9 @@ def validate_manifest(m: object, *, where: str) -> dict[str, Any]:
     if not isinstance(m, dict):
         raise _fail(where, "the manifest must be a JSON object.")
     if m.get("placekit_pack") != FORMAT_VERSION:
-        raise _fail(where, f'"placekit_pack" must be {FORMAT_VERSION}; got {m.get("placekit_pack")!r}.')
+        raise _fail(
+            where, f'"placekit_pack" must be {FORMAT_VERSION}; got {m.get("placekit_pack")!r}.'
+        )
     if not isinstance(m.get("name"), str) or not m["name"].strip():
         raise _fail(where, '"name" must be a non-empty text.')
     las = m.get("la_codes")
@@ -204,7 +220,7 @@ def validate_manifest(m: object, *, where: str) -> dict[str, Any]:
             raise _fail(where, f'role {role!r}: "columns" must map keys to column names.')
         missing = [k for k in ROLES[role][1] if k not in cols]
         if missing:
-            raise _fail(where, f"role {role!r} must name its column(s) {missing} under \"columns\".")
+            raise _fail(where, f'role {role!r} must name its column(s) {missing} under "columns".')
     if "lsoa" not in roles or "census" not in roles:
         raise _fail(where, 'every pack needs the roles "lsoa" and "census".')
     levels = m.get("levels", [])
@@ -212,14 +228,20 @@ def validate_manifest(m: object, *, where: str) -> dict[str, Any]:
         raise _fail(where, '"levels" must be a list.')
     seen = {"lsoa"}
     for lv in levels:
-        if not isinstance(lv, dict) or not isinstance(lv.get("id"), str) or not isinstance(lv.get("label"), str):
+        if (
+            not isinstance(lv, dict)
+            or not isinstance(lv.get("id"), str)
+            or not isinstance(lv.get("label"), str)
+        ):
             raise _fail(where, 'each level needs "id" and "label".')
         if lv["id"] in seen:
             raise _fail(where, f"level {lv['id']!r} is listed twice.")
         seen.add(lv["id"])
         a = lv.get("assign")
         if not isinstance(a, dict) or a.get("method") not in _ASSIGN_METHODS:
-            raise _fail(where, f"level {lv['id']!r}: assign.method must be one of {list(_ASSIGN_METHODS)}.")
+            raise _fail(
+                where, f"level {lv['id']!r}: assign.method must be one of {list(_ASSIGN_METHODS)}."
+            )
     o = m.get("origins", {"method": "centroids"})
     if not isinstance(o, dict) or o.get("method") not in _ORIGIN_METHODS:
         raise _fail(where, f"origins.method must be one of {list(_ORIGIN_METHODS)}.")
@@ -282,9 +304,11 @@ class Pack:
             raise DataError(msg)
         spec = self.manifest["roles"].get(role)
         if spec is None:
-            msg = (f"The pack {self.name!r} at {self.path} has no {ROLES[role][2]} "
-                   f"(role {role!r}), so what needs it is unavailable. Add it to {MANIFEST_NAME} "
-                   "or rebuild the pack with `placekit pack build`.")
+            msg = (
+                f"The pack {self.name!r} at {self.path} has no {ROLES[role][2]} "
+                f"(role {role!r}), so what needs it is unavailable. Add it to {MANIFEST_NAME} "
+                "or rebuild the pack with `placekit pack build`."
+            )
             raise DataError(msg)
         return dict(spec)
 
@@ -293,8 +317,10 @@ class Pack:
         spec = self.spec(role)
         p = self.path / spec["file"]
         if not p.exists():
-            msg = (f"The pack {self.name!r} names {spec['file']} as its {ROLES[role][2]} "
-                   f"(role {role!r}), but there is no such file in {self.path}.")
+            msg = (
+                f"The pack {self.name!r} names {spec['file']} as its {ROLES[role][2]} "
+                f"(role {role!r}), but there is no such file in {self.path}."
+            )
             raise DataError(msg)
         return p
 
@@ -351,8 +377,10 @@ class Pack:
         have = {str(c) for c in present}
         missing = sorted({v for v in cols.values() if v not in have})
         if missing:
-            msg = (f"{self.file(role).name} (role {role!r} of pack {self.name!r}) has no column(s) "
-                   f"{missing} that the manifest names. Columns present: {sorted(have)}.")
+            msg = (
+                f"{self.file(role).name} (role {role!r} of pack {self.name!r}) has no column(s) "
+                f"{missing} that the manifest names. Columns present: {sorted(have)}."
+            )
             raise SchemaError(msg)
 
     def england_dir(self) -> Path | None:
@@ -382,8 +410,10 @@ def _read_vector_cached(path: str, size: int, mtime_ns: int, crs: str | None) ->
         raise DataError(msg) from exc
     if gdf.crs is None:
         if crs is None:
-            msg = (f"{p.name} has no CRS and the manifest gives none; add \"crs\": \"EPSG:4326\" "
-                   "(or the file's real CRS) to its role.")
+            msg = (
+                f'{p.name} has no CRS and the manifest gives none; add "crs": "EPSG:4326" '
+                "(or the file's real CRS) to its role."
+            )
             raise CRSError(msg)
         gdf = gdf.set_crs(crs)
     return gdf.to_crs(WORKING_CRS)
@@ -421,23 +451,30 @@ def open_pack(path: str | os.PathLike[str]) -> Pack:
     """
     folder = Path(path).expanduser().resolve()
     if not folder.is_dir():
-        msg = (f"No place pack at {folder}. Set PLACEKIT_DATA or pass --data DIR to point at a pack, "
-               "or build one with `placekit pack build`.")
+        msg = (
+            f"No place pack at {folder}. Set PLACEKIT_DATA or pass --data DIR to point at a pack, "
+            "or build one with `placekit pack build`."
+        )
         raise DataError(msg)
     own = folder / MANIFEST_NAME
     if own.is_file():
         try:
             raw = json.loads(own.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            msg = f"{own} is not valid JSON ({exc}). Rebuild the pack with `placekit pack build --force`."
+            msg = (
+                f"{own} is not valid JSON ({exc}). "
+                "Rebuild the pack with `placekit pack build --force`."
+            )
             raise DataError(msg) from exc
         return Pack(folder, validate_manifest(raw, where=str(own)))
     for m in shipped_manifests():
         detect = m.get("detect", [])
         if detect and all((folder / f).exists() for f in detect):
             return Pack(folder, validate_manifest(m, where=f"shipped manifest {m['name']!r}"))
-    msg = (f"{folder} is not a place pack: it has no {MANIFEST_NAME} and matches none of the packs "
-           "placekit knows. Build one with `placekit pack build --sources DIR --la CODE --out DIR`.")
+    msg = (
+        f"{folder} is not a place pack: it has no {MANIFEST_NAME} and matches none of the packs "
+        "placekit knows. Build one with `placekit pack build --sources DIR --la CODE --out DIR`."
+    )
     raise DataError(msg)
 
 

@@ -62,7 +62,8 @@ class Place:
     catalogue
         The indicator catalogue, including indicators added by the user.
     lookup11
-        The ONS LSOA 2011 -> 2021 lookup (``LSOA11CD``, ``LSOA21CD``, ``CHGIND``), if the pack has one.
+        The ONS LSOA 2011 -> 2021 lookup (``LSOA11CD``, ``LSOA21CD``, ``CHGIND``),
+        if the pack has one.
     population11
         Population of each LSOA 2011 (IoD 2019 denominators), used to weight merges.
     suppress
@@ -121,7 +122,7 @@ class Place:
 
     @property
     def locality_level(self) -> str:
-        """The level localities are planned by: the manifest's choice, else ward, else the coarsest below LA."""
+        """The level localities are planned by: the manifest's choice, else ward, else the first."""
         chosen = self.pack.locality_level
         if chosen in self.localities:
             return str(chosen)
@@ -133,7 +134,11 @@ class Place:
         """A level's label, e.g. ``"Ward (28)"``."""
         self._check_level(level)
         if level == "lsoa":
-            return f"Neighbourhood (LSOA 2021) ({len(self.lsoa)})" if count else "Neighbourhood (LSOA 2021)"
+            return (
+                f"Neighbourhood (LSOA 2021) ({len(self.lsoa)})"
+                if count
+                else "Neighbourhood (LSOA 2021)"
+            )
         label = self.level_info[level].label
         return f"{label} ({len(self.localities[level])})" if count else label
 
@@ -155,7 +160,11 @@ class Place:
         """Names of the place layers this pack can supply."""
         from placekit.pack import default_layers
 
-        return [n for n in default_layers() if _assemble.layer_available(self.pack, n) or n in self.layers]
+        return [
+            n
+            for n in default_layers()
+            if _assemble.layer_available(self.pack, n) or n in self.layers
+        ]
 
     def layer(self, name: str) -> gpd.GeoDataFrame:
         """A place layer by name, read once and kept (uploaded point layers included)."""
@@ -177,7 +186,9 @@ class Place:
             raise DataError(msg)
         key = f"network:{mode}"
         if key not in self.derived:
-            self.derived[key] = load_network(self.pack.file(f"network_{mode}"), mode, progress=progress)
+            self.derived[key] = load_network(
+                self.pack.file(f"network_{mode}"), mode, progress=progress
+            )
         return self.derived[key]
 
     def origins(self, mode: str, *, method: str | None = None, progress: Any = None) -> Any:
@@ -186,22 +197,54 @@ class Place:
 
         key = f"origins:{mode}:{method or self.pack.origins.get('method')}"
         if key not in self.derived:
-            self.derived[key] = build_origins(self.pack, self.network(mode, progress=progress), self.lsoa,
-                                              method=method)
+            self.derived[key] = build_origins(
+                self.pack, self.network(mode, progress=progress), self.lsoa, method=method
+            )
         return self.derived[key]
 
     def postcodes(self) -> pd.DataFrame:
-        """Postcode centroids: ``lon``, ``lat`` indexed by the postcode without spaces, upper case."""
+        """Postcode centroids: ``lon``, ``lat``, indexed by postcode (no spaces, upper case)."""
         if "postcodes" not in self.derived:
             pc = self.pack.read_table("postcodes")
             col = self.pack.column("postcodes", "postcode")
-            frame = pd.DataFrame({
-                "lon": pd.to_numeric(pc[self.pack.column("postcodes", "lon")], errors="coerce").to_numpy(float),
-                "lat": pd.to_numeric(pc[self.pack.column("postcodes", "lat")], errors="coerce").to_numpy(float),
-            }, index=pc[col].astype(str).str.replace(" ", "").str.upper())
-            self.derived["postcodes"] = frame[~frame.index.duplicated() & frame["lon"].notna() & frame["lat"].notna()]
+            frame = pd.DataFrame(
+                {
+                    "lon": pd.to_numeric(
+                        pc[self.pack.column("postcodes", "lon")], errors="coerce"
+                    ).to_numpy(float),
+                    "lat": pd.to_numeric(
+                        pc[self.pack.column("postcodes", "lat")], errors="coerce"
+                    ).to_numpy(float),
+                },
+                index=pc[col].astype(str).str.replace(" ", "").str.upper(),
+            )
+            self.derived["postcodes"] = frame[
+                ~frame.index.duplicated() & frame["lon"].notna() & frame["lat"].notna()
+            ]
         out: pd.DataFrame = self.derived["postcodes"]
         return out
+
+    def postcode_xy(self, postcode: str) -> tuple[float, float]:
+        """
+        EPSG:27700 coordinates of a postcode in the pack's postcode table.
+
+        Raises
+        ------
+        DataError
+            If the pack has no postcode table or the postcode is not in it.
+        """
+        import pyproj
+
+        key = str(postcode).replace(" ", "").upper()
+        table = self.postcodes()
+        if not key or key not in table.index:
+            msg = (f"Postcode {postcode!r} is not in the pack's postcode lookup for {self.name}; "
+                   "check it, or give the place as lon/lat or pick a neighbourhood.")
+            raise DataError(msg)
+        lon, lat = table.loc[key, ["lon", "lat"]]
+        tr = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:27700", always_xy=True)
+        x, y = tr.transform(float(lon), float(lat))
+        return float(x), float(y)
 
     def england(self) -> Any:
         """
@@ -232,11 +275,13 @@ class Place:
         return out
 
     def roads(self, classes: tuple[str, ...]) -> gpd.GeoDataFrame:
-        """Roads of the given OSM highway classes within 1 km of the place (empty without a roads role)."""
+        """Roads of the given OSM highway classes within 1 km of the place (empty without roads)."""
         key = f"roads:{','.join(classes)}"
         if key not in self.derived:
             if not self.pack.has("roads"):
-                self.derived[key] = gpd.GeoDataFrame({"highway": [], "name": []}, geometry=[], crs=self.lsoa.crs)
+                self.derived[key] = gpd.GeoDataFrame(
+                    {"highway": [], "name": []}, geometry=[], crs=self.lsoa.crs
+                )
             else:
                 r = self.pack.read_vector("roads")
                 hw = self.pack.column("roads", "highway")
@@ -245,9 +290,17 @@ class Place:
                 r = r.loc[r.intersects(area)]
                 name_col = self.pack.column("roads", "name")
                 self.derived[key] = gpd.GeoDataFrame(
-                    {"highway": r[hw].astype(str).to_numpy(),
-                     "name": (r[name_col].astype(str) if name_col in r else pd.Series("", index=r.index)).to_numpy()},
-                    geometry=r.geometry.to_numpy(), crs=r.crs)
+                    {
+                        "highway": r[hw].astype(str).to_numpy(),
+                        "name": (
+                            r[name_col].astype(str)
+                            if name_col in r
+                            else pd.Series("", index=r.index)
+                        ).to_numpy(),
+                    },
+                    geometry=r.geometry.to_numpy(),
+                    crs=r.crs,
+                )
         out: gpd.GeoDataFrame = self.derived[key]
         return out
 
@@ -272,7 +325,7 @@ class Place:
         return self.localities[level][["area_name", "geometry"]]
 
     def parents(self, level: str) -> list[str]:
-        """The coarser levels that ``level`` nests in (every one of its areas lies in one of theirs)."""
+        """The coarser levels that ``level`` nests in (each of its areas lies in one of theirs)."""
         self._check_level(level)
         key = self.codes(level)
         out = []
@@ -318,9 +371,14 @@ class Place:
         out.attrs.update(values.attrs)
         return out
 
-    def with_indicators(self, values: pd.DataFrame, metas: dict[str, dict[str, str]], *,
-                        suppress: dict[str, str] | None = None,
-                        layers: dict[str, gpd.GeoDataFrame] | None = None) -> Place:
+    def with_indicators(
+        self,
+        values: pd.DataFrame,
+        metas: dict[str, dict[str, str]],
+        *,
+        suppress: dict[str, str] | None = None,
+        layers: dict[str, gpd.GeoDataFrame] | None = None,
+    ) -> Place:
         """
         Return a copy of the place with more indicators; the original is unchanged.
 
@@ -343,8 +401,14 @@ class Place:
         supp = {k: v for k, v in self.suppress.items() if k not in values.columns}
         supp.update(suppress or {})
         unavailable = {k: v for k, v in self.unavailable.items() if k not in values.columns}
-        return replace(self, indicators=ind, catalogue=cat, suppress=supp, unavailable=unavailable,
-                       layers={**self.layers, **(layers or {})})
+        return replace(
+            self,
+            indicators=ind,
+            catalogue=cat,
+            suppress=supp,
+            unavailable=unavailable,
+            layers={**self.layers, **(layers or {})},
+        )
 
 
 def city_value(place: Place, indicator_id: str) -> float:
@@ -353,9 +417,16 @@ def city_value(place: Place, indicator_id: str) -> float:
 
     Counts are summed; everything else is the mean weighted by the indicator's
     own weight (its denominator), so a rate is sum of numerators / sum of
-    denominators.
+    denominators. An uploaded count under disclosure control gives its published
+    total (NaN where the whole place's total is itself hidden), as every table does.
     """
     meta = place.catalogue.row(indicator_id)
+    if indicator_id in place.suppress:
+        from placekit.disclosure import place_protection
+
+        total = place_protection(place, place.suppress[indicator_id]).published[ALL_AREA]
+        if total.isna().all():
+            return float("nan")
     v = place.indicators[indicator_id].astype(float)
     if meta["aggregation"] == "sum":
         return float(v.sum(min_count=1))
@@ -401,9 +472,12 @@ def aggregate(place: Place, ids: list[str], level: str) -> pd.DataFrame:
         else:
             w = place.weights[meta["weight"] or "population"].astype(float)
             ok = v.notna() & w.notna()
-            out[i] = (v * w).where(ok).groupby(key).sum(min_count=1) / w.where(ok).groupby(key).sum()
+            out[i] = (v * w).where(ok).groupby(key).sum(min_count=1) / w.where(ok).groupby(
+                key
+            ).sum()
             notes[i] = (
-                f"{meta['weight'] or 'population'}-weighted mean of LSOA national ranks; not itself a rank"
+                f"{meta['weight'] or 'population'}-weighted mean of LSOA national ranks; "
+                "not itself a rank"
                 if how == "weighted_mean_rank"
                 else f"mean of LSOA values weighted by {meta['weight'] or 'population'}"
             )
@@ -412,7 +486,9 @@ def aggregate(place: Place, ids: list[str], level: str) -> pd.DataFrame:
         if i in place.suppress:
             hidden = suppress_counts(place, place.suppress[i], level)
             res[i] = res[i].mask(hidden)
-            notes[i] += f"; hidden where the count is 1 to {place.min_count - 1} (disclosure control)"
+            notes[i] += (
+                f"; hidden where the count is 1 to {place.min_count - 1} (disclosure control)"
+            )
     res.attrs["notes"] = notes
     return res
 
@@ -455,9 +531,22 @@ def load_place(path: str | Path | None = None, *, catalogue: Catalogue | None = 
     if np.isclose(built.weights["population"].sum(), 0):
         msg = f"The Census population of pack {pk.name!r} sums to zero; check its census role."
         raise DataError(msg)
-    place = Place(pack=pk, lsoa=lsoa, localities={k: v.areas for k, v in levels.items()}, level_info=levels,
-                  indicators=built.indicators, weights=built.weights, catalogue=cat, lookup11=built.lookup11,
-                  population11=built.population11, unavailable=built.unavailable)
-    place.timings_s = {"boundaries": t1 - t0, "assignment": t2 - t1, "indicators": t3 - t2,
-                       "total": time.perf_counter() - t0}
+    place = Place(
+        pack=pk,
+        lsoa=lsoa,
+        localities={k: v.areas for k, v in levels.items()},
+        level_info=levels,
+        indicators=built.indicators,
+        weights=built.weights,
+        catalogue=cat,
+        lookup11=built.lookup11,
+        population11=built.population11,
+        unavailable=built.unavailable,
+    )
+    place.timings_s = {
+        "boundaries": t1 - t0,
+        "assignment": t2 - t1,
+        "indicators": t3 - t2,
+        "total": time.perf_counter() - t0,
+    }
     return place

@@ -1,4 +1,4 @@
-"""A locality's profile: its indicators against the place and England, and its most and least served areas.
+"""A locality's profile: indicators against the place and England; best and least served areas.
 
 England comparisons follow Fingertips: the England value, the area's England
 rank and decile (LSOAs among England's 33,755; local authorities among England's
@@ -15,13 +15,23 @@ from placekit.place import Place, aggregate, city_value
 __all__ = ["PROFILE_INDICATORS", "england_comparison", "locality_profile", "with_england"]
 
 PROFILE_INDICATORS = [
-    "imd2025_score", "bad_health_pct", "disability_pct", "acute_morbidity_2025", "unpaid_care_pct",
-    "overcrowded_bedrooms_pct", "fuel_poverty_pct", "no_car_pct", "greenspace_pct", "fast_food_per_1000",
+    "imd2025_score",
+    "bad_health_pct",
+    "disability_pct",
+    "acute_morbidity_2025",
+    "unpaid_care_pct",
+    "overcrowded_bedrooms_pct",
+    "fuel_poverty_pct",
+    "no_car_pct",
+    "greenspace_pct",
+    "fast_food_per_1000",
     "road_distance_gp_2019_km",
 ]
 
 
-def england_comparison(place: Place, level: str, indicators: list[str] | None = None) -> pd.DataFrame | None:
+def england_comparison(
+    place: Place, level: str, indicators: list[str] | None = None
+) -> pd.DataFrame | None:
     """
     Every area of ``level`` against England, one row per area and indicator.
 
@@ -47,20 +57,29 @@ def england_comparison(place: Place, level: str, indicators: list[str] | None = 
     eng = place.england()
     if eng is None:
         return None
-    ids = [i for i in (indicators or eng.indicator_ids) if i in eng.indicator_ids and i in place.indicators]
+    ids = [
+        i
+        for i in (indicators or eng.indicator_ids)
+        if i in eng.indicator_ids and i in place.indicators
+    ]
     if not ids:
         return None
     vals = aggregate(place, ids, level)
     weights = place.weights if level == "lsoa" else place.weights.groupby(place.codes(level)).sum()
     num, den = rate_counts(vals, weights.reindex(vals.index), catalogue=place.catalogue)
-    out: pd.DataFrame = eng.compare(vals, numerators=num, denominators=den,
-                                    level="lad" if level == "lad" else level, catalogue=place.catalogue)
+    out: pd.DataFrame = eng.compare(
+        vals,
+        numerators=num,
+        denominators=den,
+        level="lad" if level == "lad" else level,
+        catalogue=place.catalogue,
+    )
     return out
 
 
 def with_england(place: Place, table: pd.DataFrame, level: str) -> pd.DataFrame:
     """
-    ``table`` (areas of ``level`` as rows) with England columns beside each indicator it can benchmark.
+    ``table`` (areas of ``level`` as rows) with England columns beside its indicators.
 
     Adds ``<id>_england`` (England's value), ``<id>_england_rank`` and
     ``<id>_england_decile`` (1 = worst; LSOA and local-authority levels) and
@@ -83,9 +102,11 @@ def with_england(place: Place, table: pd.DataFrame, level: str) -> pd.DataFrame:
     return out
 
 
-def locality_profile(place: Place, level: str, code: str, *, indicators: list[str] | None = None) -> dict[str, pd.DataFrame]:
+def locality_profile(
+    place: Place, level: str, code: str, *, indicators: list[str] | None = None
+) -> dict[str, pd.DataFrame]:
     """
-    Indicators of one locality against the place and England, and its neighbourhoods ranked by access.
+    Indicators of one locality against the place and England; its areas ranked by access.
 
     Returns
     -------
@@ -104,8 +125,12 @@ def locality_profile(place: Place, level: str, code: str, *, indicators: list[st
         meta = place.catalogue.row(i)
         worse_high = meta["direction"] != "higher_better"
         rank = t[i].rank(ascending=not worse_high, method="min")
-        row = {"indicator": meta["label"], "value": t.loc[code, i], place.name: city_value(place, i),
-               "rank among localities (1 = worst)": f"{int(rank[code])} of {len(t)}"}
+        row = {
+            "indicator": meta["label"],
+            "value": t.loc[code, i],
+            place.name: city_value(place, i),
+            "rank among localities (1 = worst)": f"{int(rank[code])} of {len(t)}",
+        }
         if mine_eng is not None and i in mine_eng.index:
             row["England"] = mine_eng.loc[i, "england_value"]
             row["vs England"] = mine_eng.loc[i, "vs_england"]
@@ -113,8 +138,12 @@ def locality_profile(place: Place, level: str, code: str, *, indicators: list[st
     access = "gp_walk_min" if "gp_walk_min" in place.indicators else "road_distance_gp_2019_km"
     mine = place.lsoa.index[place.codes(level) == code]
     s = place.indicators.loc[mine, access].sort_values()
-    served = pd.concat([s.head(3).to_frame("value").assign(which="best served"),
-                        s.tail(3).to_frame("value").assign(which="least served")])
+    served = pd.concat(
+        [
+            s.head(3).to_frame("value").assign(which="best served"),
+            s.tail(3).to_frame("value").assign(which="least served"),
+        ]
+    )
     served["name"] = place.lsoa.loc[served.index, "area_name"]
     served["measure"] = place.catalogue.row(access)["label"]
     return {"indicators": pd.DataFrame(rows).set_index("indicator"), "served": served}

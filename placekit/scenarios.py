@@ -208,7 +208,6 @@ class ScenarioEngine:
         cells = pd.Series(1.0, index=self.origins.area_code).groupby(level=0).transform("size")
         pop = place.weights["population"].reindex(self.origins.area_code).to_numpy()
         self.people_per_origin = pop / cells.to_numpy()
-        self._postcodes: pd.DataFrame | None = None
         self._p0: np.ndarray | None = None
 
     # -- helpers ---------------------------------------------------------------------------
@@ -231,17 +230,7 @@ class ScenarioEngine:
             x, y = _TO_BNG.transform(float(item["lon"]), float(item["lat"]))  # type: ignore[arg-type]
             return float(x), float(y)
         if "postcode" in item:
-            if self._postcodes is None:
-                self._postcodes = self.place.postcodes()
-            key = str(item["postcode"]).replace(" ", "").upper()
-            if key not in self._postcodes.index:
-                msg = f"Postcode {item['postcode']!r} is not in the pack's postcode lookup."
-                raise DataError(msg)
-            row = self._postcodes.loc[key]
-            if isinstance(row, pd.DataFrame):
-                row = row.iloc[0]
-            x, y = _TO_BNG.transform(float(row["lon"]), float(row["lat"]))
-            return float(x), float(y)
+            return self.place.postcode_xy(str(item["postcode"]))
         msg = f"Intervention {item} has no location (lon/lat, x/y or postcode)."
         raise DataError(msg)
 

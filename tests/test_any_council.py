@@ -21,11 +21,11 @@ E01999908   200 + 1000 + 200 = 1400 m         1400 m (Westerby's: 200 + 2000)
 from __future__ import annotations
 
 import pytest
+from tiny_sources import make_tiny_sources
 
 from placekit.accessibility import add_access_indicators
 from placekit.packbuild import build_pack
 from placekit.place import load_place
-from tiny_sources import make_tiny_sources
 
 EAST = "E09999902"
 
@@ -76,10 +76,18 @@ def test_tiny_place_areas_and_levels(with_margin):
 def test_tiny_access_counts_the_gp_over_the_border(with_margin, no_margin):
     far = add_access_indicators(with_margin, types=("gp",)).indicators["gp_walk_m"]
     own = add_access_indicators(no_margin, types=("gp",)).indicators["gp_walk_m"]
-    assert far.round(1).to_dict() == {"E01999905": 1200.0, "E01999906": 2200.0,
-                                      "E01999907": 400.0, "E01999908": 1400.0}
-    assert own.round(1).to_dict() == {"E01999905": 1400.0, "E01999906": 2400.0,
-                                      "E01999907": 400.0, "E01999908": 1400.0}
+    assert far.round(1).to_dict() == {
+        "E01999905": 1200.0,
+        "E01999906": 2200.0,
+        "E01999907": 400.0,
+        "E01999908": 1400.0,
+    }
+    assert own.round(1).to_dict() == {
+        "E01999905": 1400.0,
+        "E01999906": 2400.0,
+        "E01999907": 400.0,
+        "E01999908": 1400.0,
+    }
     assert len(with_margin.layer("gp")) == 6 and len(no_margin.layer("gp")) == 1
 
 
@@ -88,8 +96,15 @@ def test_tiny_scenario_runs_on_any_pack(with_margin):
 
     place = add_access_indicators(with_margin, types=("gp",))
     eng = ScenarioEngine(place)
-    res = eng.apply({"placekit_scenario": 1, "name": "new GP", "mode": "walk", "threshold_min": 15,
-                     "interventions": [{"type": "add_facility", "facility": "gp", "x": 433500, "y": 380500}]})
+    res = eng.apply(
+        {
+            "placekit_scenario": 1,
+            "name": "new GP",
+            "mode": "walk",
+            "threshold_min": 15,
+            "interventions": [{"type": "add_facility", "facility": "gp", "x": 433500, "y": 380500}],
+        }
+    )
     # the new GP stands on E01999906's centre node: 200 m from its postcode, 2.5 min at 80 m/min
     change = res.areas.loc["E01999906", "gp_min_change"]
     assert change == pytest.approx((200.0 - 2200.0) / 80.0, abs=0.01)

@@ -41,17 +41,28 @@ def test_sheffield_levels_come_from_the_manifest(place):
     assert place.name == "Sheffield"
     assert place.levels == ["neighbourhood", "msoa", "ward", "lac", "lad"]
     assert {lv: len(place.localities[lv]) for lv in place.levels} == {
-        "neighbourhood": 99, "msoa": 70, "ward": 28, "lac": 7, "lad": 1}
+        "neighbourhood": 99,
+        "msoa": 70,
+        "ward": 28,
+        "lac": 7,
+        "lad": 1,
+    }
     assert place.level_label("ward") == "Ward (28)"
     assert place.locality_level == "lac"
     # wards nest in LACs and the LA; LSOAs in everything; neighbourhoods are not inside wards
     assert place.parents("ward") == ["lac", "lad"]
     assert "ward" not in place.parents("neighbourhood")
-    assert place.lsoa.loc["E01033264", "msoa_code"] == place.lsoa.loc["E01033264", "area_name"][:-1].strip()
+    assert (
+        place.lsoa.loc["E01033264", "msoa_code"]
+        == place.lsoa.loc["E01033264", "area_name"][:-1].strip()
+    )
 
 
 def test_unknown_level_lists_the_levels(place):
-    with pytest.raises(DataError, match=r"level must be one of \['lsoa', 'neighbourhood', 'msoa', 'ward', 'lac', 'lad'\]"):
+    with pytest.raises(
+        DataError,
+        match=r"level must be one of \['lsoa', 'neighbourhood', 'msoa', 'ward', 'lac', 'lad'\]",
+    ):
         place.table("lac_typo", ["population"])
 
 
@@ -65,9 +76,13 @@ def test_missing_role_makes_its_indicators_unavailable(pack_dir, tmp_path):
     assert place.unavailable["outdoors_2025_score"] == "the pack has no imd2025_sub table"
     assert place.unavailable["warm_spaces_count"] == "the pack has no warm space layer"
     assert "warm_space" not in place.available_layers and "gp" in place.available_layers
-    with pytest.raises(DataError, match="unavailable for Sheffield: the pack has no imd2025_sub table"):
+    with pytest.raises(
+        DataError, match="unavailable for Sheffield: the pack has no imd2025_sub table"
+    ):
         place.table("ward", ["outdoors_2025_score"])
-    with pytest.raises(DataError, match=r"has no IoD 2025 sub-domains by LSOA 2021 \(role 'imd2025_sub'\)"):
+    with pytest.raises(
+        DataError, match=r"has no IoD 2025 sub-domains by LSOA 2021 \(role 'imd2025_sub'\)"
+    ):
         place.pack.file("imd2025_sub")
     assert place.table("ward", ["imd2025_score"])["imd2025_score"].notna().all()
 
@@ -75,35 +90,51 @@ def test_missing_role_makes_its_indicators_unavailable(pack_dir, tmp_path):
 def test_role_file_gone_names_role_and_file(pack_dir, tmp_path):
     m = _sheffield_manifest(pack_dir)
     m["roles"]["census"]["file"] = "census/not_here.parquet"
-    with pytest.raises(DataError, match=r"names census/not_here.parquet as its Census 2021 tables .*\(role 'census'\)"):
+    with pytest.raises(
+        DataError,
+        match=r"names census/not_here.parquet as its Census 2021 tables .*\(role 'census'\)",
+    ):
         load_place(_write(tmp_path / "p", m))
 
 
 def test_manifest_column_not_in_file(pack_dir, tmp_path):
     m = _sheffield_manifest(pack_dir)
     m["roles"]["lsoa"]["columns"]["code"] = "LSOA99CD"
-    with pytest.raises(SchemaError, match=r"has no column\(s\) \['LSOA99CD'\] that the manifest names"):
+    with pytest.raises(
+        SchemaError, match=r"has no column\(s\) \['LSOA99CD'\] that the manifest names"
+    ):
         load_place(_write(tmp_path / "p", m))
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    (lambda m: m.update(placekit_pack=2), '"placekit_pack" must be 1; got 2'),
-    (lambda m: m.update(la_codes=[]), '"la_codes" must be a non-empty list'),
-    (lambda m: m["roles"].update(bogus={"file": "x"}), "unknown role 'bogus'"),
-    (lambda m: m["roles"].pop("lsoa"), 'every pack needs the roles "lsoa" and "census"'),
-    (lambda m: m["roles"]["lsoa"].pop("columns"), "role 'lsoa' must name its column(s) ['code', 'name']"),
-    (lambda m: m["levels"][0]["assign"].update(method="guess"), "assign.method must be one of"),
-    (lambda m: m["levels"].append(dict(m["levels"][0])), "level 'neighbourhood' is listed twice"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda m: m.update(placekit_pack=2), '"placekit_pack" must be 1; got 2'),
+        (lambda m: m.update(la_codes=[]), '"la_codes" must be a non-empty list'),
+        (lambda m: m["roles"].update(bogus={"file": "x"}), "unknown role 'bogus'"),
+        (lambda m: m["roles"].pop("lsoa"), 'every pack needs the roles "lsoa" and "census"'),
+        (
+            lambda m: m["roles"]["lsoa"].pop("columns"),
+            "role 'lsoa' must name its column(s) ['code', 'name']",
+        ),
+        (lambda m: m["levels"][0]["assign"].update(method="guess"), "assign.method must be one of"),
+        (
+            lambda m: m["levels"].append(dict(m["levels"][0])),
+            "level 'neighbourhood' is listed twice",
+        ),
+    ],
+)
 def test_manifest_validation_messages(pack_dir, change, message):
     m = _sheffield_manifest(pack_dir)
     change(m)
-    with pytest.raises(DataError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):
+    with pytest.raises(
+        DataError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")
+    ):
         validate_manifest(m, where="test")
 
 
 def test_not_a_pack_and_bad_json(tmp_path):
-    with pytest.raises(DataError, match="is not a place pack: it has no placekit-pack.json"):
+    with pytest.raises(DataError, match=r"is not a place pack: it has no placekit-pack\.json"):
         open_pack(tmp_path)
     (tmp_path / MANIFEST_NAME).write_text("{not json", encoding="utf-8")
     with pytest.raises(DataError, match=r"is not valid JSON .*placekit pack build --force"):
@@ -116,28 +147,65 @@ def test_lookup_level_with_a_gap_is_named(pack_dir, tmp_path):
     lk = tmp_path / "lk.csv"
     lk.write_text("LSOA21CD,X\nE01033264,A\n", encoding="utf-8")
     m = _sheffield_manifest(pack_dir)
-    m["levels"].append({"id": "x", "label": "X", "assign": {"method": "lookup", "file": str(lk),
-                                                             "lsoa_column": "LSOA21CD", "code_column": "X"}})
-    with pytest.raises(DataError, match=r"342 LSOA\(s\) of pack 'Sheffield' have no X \(level 'x'\)"):
+    m["levels"].append(
+        {
+            "id": "x",
+            "label": "X",
+            "assign": {
+                "method": "lookup",
+                "file": str(lk),
+                "lsoa_column": "LSOA21CD",
+                "code_column": "X",
+            },
+        }
+    )
+    with pytest.raises(
+        DataError, match=r"342 LSOA\(s\) of pack 'Sheffield' have no X \(level 'x'\)"
+    ):
         load_place(_write(tmp_path / "p", m))
 
 
 def test_wheel_ships_catalogue_layers_and_manifests(tmp_path, pack_dir):
     """A normal (non-editable) install carries its data: nothing is read from the source tree."""
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                    "-w", str(tmp_path), str(REPO)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(REPO),
+        ],
+        check=True,
+        capture_output=True,
+    )
     wheel = next(tmp_path.glob("placekit-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
-    for f in ("placekit/data/indicators.csv", "placekit/data/layers.json", "placekit/data/packs/sheffield.json",
-              "placekit/py.typed"):
+    for f in (
+        "placekit/data/indicators.csv",
+        "placekit/data/layers.json",
+        "placekit/data/packs/sheffield.json",
+        "placekit/py.typed",
+    ):
         assert f in names
     target = tmp_path / "site"
     with zipfile.ZipFile(wheel) as z:
         z.extractall(target)
-    code = ("import placekit, sys; from placekit.catalogue import load_catalogue; "
-            "from placekit.pack import open_pack; assert placekit.__file__.startswith(sys.argv[1]); "
-            "print(len(load_catalogue()), open_pack(sys.argv[2]).name)")
-    out = subprocess.run([sys.executable, "-c", code, str(target), str(pack_dir)],
-                         check=True, capture_output=True, text=True, cwd=tmp_path,
-                         env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"})
+    code = (
+        "import placekit, sys; from placekit.catalogue import load_catalogue; "
+        "from placekit.pack import open_pack; assert placekit.__file__.startswith(sys.argv[1]); "
+        "print(len(load_catalogue()), open_pack(sys.argv[2]).name)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(target), str(pack_dir)],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"},
+    )
     assert out.stdout.split() == ["87", "Sheffield"]
