@@ -281,6 +281,14 @@ def explain_demand(place: object, demand: str, *, drivers: list[str] | None = No
     areas["flag_high_exposure_moderate_demand"] = (exposure >= exposure.quantile(0.75)) & (y <= np.median(y))
     areas = areas.join(contrib.add_prefix("contrib_"))
     mi = _morans_i(place, areas["residual"])
+    if demand in place.suppress:  # type: ignore[attr-defined]
+        # uploaded counts under disclosure control: what the model saw stays inside it
+        from placekit.disclosure import place_protection
+
+        prot = place_protection(place, place.suppress[demand])  # type: ignore[attr-defined]
+        hidden = prot.hidden["lsoa"].reindex(areas.index, fill_value=False).to_numpy(bool)
+        areas.loc[hidden, ["observed", "residual"]] = np.nan
+        areas.loc[hidden, ["flag_above_prediction", "flag_high_exposure_moderate_demand"]] = False
     return DriverResult(scores=pd.Series(scores, name="heldout_r2"), importance=importance,
                         groups=dgroups, areas=areas, morans_i=mi, best=best, demand=demand,
                         seconds=time.perf_counter() - t0, caveat=CAVEAT)
