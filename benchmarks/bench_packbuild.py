@@ -35,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sources", type=Path, default=_DEFAULT_SOURCES)
     ap.add_argument("--la", default="E08000018", help="LA code(s), comma-separated")
     ap.add_argument("--margin-km", type=float, default=3.0)
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="fresh-process loads timed for each pack")
     args = ap.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="bench_packbuild_") as tmp:
@@ -57,31 +59,29 @@ def main(argv: list[str] | None = None) -> int:
         net = load_network(pk.file("network_walk"), "walk")
         print(f"later load of its walk network from the cache: {time.perf_counter() - t0:.2f} s "
               f"({net.n_nodes:,} nodes)")
-        try:
-            from placekit.place import load_place
-
-            t0 = time.perf_counter()
-            built = load_place(Path(tmp) / "pack")
-            print(f"load_place of the built pack: {time.perf_counter() - t0:.2f} s "
-                  f"({len(built.lsoa)} LSOAs)")
-        except Exception as exc:  # the place loader is being rewritten alongside
-            print(f"load_place of the built pack failed ({type(exc).__name__}: {exc}); "
-                  "placekit.place may be mid-rewrite")
-
-    try:
-        from placekit.place import load_place
-
-        t0 = time.perf_counter()
-        sheff = load_place()
-        load_s = time.perf_counter() - t0
-    except Exception as exc:  # the place loader is being rewritten alongside
-        print(f"baseline: load_place() of the Sheffield pack failed ({type(exc).__name__}: "
-              f"{exc}); placekit.place may be mid-rewrite, so there is no ratio")
-        return 0
-    print(f"baseline: load_place() of the Sheffield pack ({len(sheff.lsoa)} LSOAs), same run: "
-          f"{load_s:.2f} s")
-    print(f"ratio build / Sheffield load: {build_s / load_s:.1f}x")
+        built_s = _median_load(Path(tmp) / "pack", args.repeats)
+        sheffield_s = _median_load(None, args.repeats)
+    print(f"load_place of the built pack, fresh process, median of {args.repeats}: {built_s:.2f} s")
+    print(f"baseline: load_place() of the Sheffield pack, fresh process, median of {args.repeats}, "
+          f"same run: {sheffield_s:.2f} s")
+    print(f"ratio build (first time) / Sheffield load: {build_s / sheffield_s:.1f}x")
+    print(f"ratio built-pack load / Sheffield load: {built_s / sheffield_s:.2f}x")
     return 0
+
+
+def _median_load(pack: Path | None, repeats: int) -> float:
+    """Median wall time of ``load_place(pack)`` in fresh processes (imports included)."""
+    import statistics
+    import subprocess
+
+    code = ("import sys, time; t = time.perf_counter(); from placekit import load_place; "
+            "load_place(sys.argv[1] or None); print(time.perf_counter() - t)")
+    times = []
+    for _ in range(repeats):
+        out = subprocess.run([sys.executable, "-c", code, str(pack) if pack else ""],
+                             check=True, capture_output=True, text=True)
+        times.append(float(out.stdout.strip().splitlines()[-1]))
+    return statistics.median(times)
 
 
 if __name__ == "__main__":
