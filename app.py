@@ -52,9 +52,9 @@ OVERLAYS = {
 # Every cached call takes the pack folder (PACK) as its first argument, so switching pack
 # switches every section and each pack is prepared once per server.
 @st.cache_resource(show_spinner=False)
-def known_packs() -> dict[str, str]:
+def known_packs(roots: tuple[str, ...]) -> dict[str, str]:
     """Packs found where the PLACEKIT_PACKS setting says (default: the default pack and ~/placekit-packs)."""
-    found = {name: str(path) for name, path in placekit.pack.find_packs(placekit.config.pack_roots()).items()}
+    found = {name: str(path) for name, path in placekit.pack.find_packs(roots).items()}
     try:  # the default pack first
         default = str(placekit.open_pack(placekit.config.data_dir()).path)
     except PlacekitError:
@@ -182,7 +182,7 @@ def legend(lg: pl.Legend) -> None:
 
 
 # ----------------------------------------------------------------------------- page
-PACKS = known_packs()
+PACKS = known_packs(tuple(str(r) for r in placekit.config.pack_roots()))
 if not PACKS:
     st.error("No place pack found. Set PLACEKIT_DATA to a pack folder (e.g. ../shared/data), or build one "
              "with `placekit pack build --sources DIR --la CODE --out ~/placekit-packs/NAME`.")

@@ -389,11 +389,18 @@ def categorical(table: gpd.GeoDataFrame, column: str, *, title: str, colours: di
     return layer, Legend(title, "categories (number of areas)", entries)
 
 
+def _tertile(v: pd.Series) -> pd.Series:
+    """Tertile (0, 1, 2) of each value by rank; with under three values, ranks spread over 0..2."""
+    r = v.rank(method="first")
+    n = int(r.notna().sum())
+    if n >= 3:
+        return pd.qcut(r, 3, labels=False)
+    return np.floor(3 * (r - 1) / max(n, 1))
+
+
 def bivariate_classes(a: pd.Series, b: pd.Series) -> pd.Series:
     """Tertile class pairs (0..2, 0..2) of two indicators, as ``3 * class_a + class_b``."""
-    ta = pd.qcut(a.rank(method="first"), 3, labels=False)
-    tb = pd.qcut(b.rank(method="first"), 3, labels=False)
-    return (3 * ta + tb).astype("Int64")
+    return (3 * _tertile(a) + _tertile(b)).astype("Int64")
 
 
 def bivariate(table: gpd.GeoDataFrame, demand: str, driver: str, *, title: str) -> tuple[pdk.Layer, Legend]:

@@ -55,7 +55,8 @@ def svg_map(areas: gpd.GeoDataFrame, colours: pd.Series, *, width_px: int = 520,
 
 
 def _table(df: pd.DataFrame, *, digits: int = 2) -> str:
-    return df.to_html(escape=True, float_format=lambda v: f"{v:,.{digits}f}", border=0, classes="t")
+    return df.to_html(escape=True, float_format=lambda v: f"{v:,.{digits}f}", border=0, classes="t",
+                      na_rep="–")
 
 
 def locality_report(place: Place, level: str, area: str, *, prevention: pd.DataFrame | None = None,
@@ -86,13 +87,14 @@ def locality_report(place: Place, level: str, area: str, *, prevention: pd.DataF
     """
     locs = place.localities.get(level)
     if locs is None:
-        msg = f"level must be one of {place.levels}; got {level!r}."
+        msg = f"level must be one of {place.levels} for {place.name}; got {level!r}."
         raise DataError(msg)
     if area not in locs.index:
         by_name = locs.index[locs["area_name"].str.lower() == str(area).lower()]
         if len(by_name) == 0:
             msg = (f"No {level} called {area!r}. Choose one of: "
-                   f"{sorted(locs['area_name'].astype(str))[:12]}.")
+                   f"{', '.join(sorted(locs['area_name'].astype(str))[:12])}"
+                   f"{' …' if len(locs) > 12 else ''}.")
             raise DataError(msg)
         area = str(by_name[0])
     name = str(locs.loc[area, "area_name"])
@@ -112,7 +114,8 @@ def locality_report(place: Place, level: str, area: str, *, prevention: pd.DataF
         parts.append("<p>" + " ".join(f"<span class='sw' style='background:{c}'></span>{t}"
                                       for t, c in TIER_COLOURS.items()) + "</p>")
         rules = prevention.attrs.get("rules", {})
-        parts.append("<p class='small'>Rules (city percentiles): tertiary if demand ≥ "
+        parts.append(f"<p class='small'>Rules (percentiles across {html.escape(place.name)}): "
+                     "tertiary if demand ≥ "
                      f"{rules.get('demand_high')}; secondary if predicted demand ≥ {rules.get('predicted_high')} "
                      f"or demand ≥ {rules.get('demand_rising')}; primary if driver exposure ≥ "
                      f"{rules.get('exposure_high')}; otherwise universal.</p>")

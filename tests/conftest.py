@@ -21,3 +21,27 @@ def walk_net(place: Place):
 @pytest.fixture(scope="session")
 def pack_dir():
     return data_dir()
+
+
+@pytest.fixture(scope="session")
+def region_sources(pack_dir):
+    """The South Yorkshire sources beside the Sheffield pack (skip if this machine lacks them)."""
+    region = pack_dir.parent / "region" / "south-yorkshire"
+    if not (region / "boundaries").is_dir():
+        pytest.skip("no regional sources beside the pack")
+    return region
+
+
+@pytest.fixture(scope="session")
+def rotherham_dir(region_sources, tmp_path_factory):
+    """A Rotherham pack cut from the regional sources once per test session (walk network checked)."""
+    from placekit.packbuild import build_pack
+
+    out = tmp_path_factory.mktemp("packs") / "rotherham"
+    build_pack(region_sources, ["E08000018"], out, margin_km=1.0, prebuild=("walk",))
+    return out
+
+
+@pytest.fixture(scope="session")
+def rotherham(rotherham_dir):
+    return load_place(rotherham_dir)

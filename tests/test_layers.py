@@ -150,3 +150,16 @@ def test_to_static_moves_inline_geojson_to_a_file(tmp_path):
     assert isinstance(moved.data, str) and moved.data.startswith("app/static/layer_")
     assert json.loads((tmp_path / moved.data.rsplit("/", 1)[1]).read_text()) == json.loads(json.dumps(inline))
     assert layer.data is inline  # the original layer is untouched
+
+
+def test_bivariate_classes_with_one_or_two_areas():
+    import pandas as pd
+
+    from placekit.layers import bivariate_classes
+
+    one = bivariate_classes(pd.Series([5.0], index=["a"]), pd.Series([1.0], index=["a"]))
+    assert one.tolist() == [0]
+    two = bivariate_classes(pd.Series([1.0, 2.0]), pd.Series([9.0, 3.0]))
+    assert two.tolist() == [3 * 0 + 1, 3 * 1 + 0]
+    six = bivariate_classes(pd.Series(range(6), dtype=float), pd.Series(range(6), dtype=float))
+    assert six.tolist() == [0, 0, 4, 4, 8, 8]
