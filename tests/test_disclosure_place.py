@@ -14,15 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from placekit.disclosure import audit
-from placekit.place import city_value
+from placekit.audit import audit_file, audit_place, published_tables
+from placekit.errors import DataError
 from placekit.userdata import add_table
-
-
-def _published(place, cid):
-    tables = {lvl: place.table(lvl, [cid])[cid] for lvl in place.all_levels}
-    tables["all"] = pd.Series({"all": city_value(place, cid)})
-    return tables
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +26,9 @@ def uploads(place):
     for k in range(30):
         mean = rng.choice([1.0, 3.0, 8.0])
         counts = rng.poisson(mean, size=len(place.lsoa))
-        body = "lsoa_code,referrals\n" + "\n".join(f"{c},{v}" for c, v in zip(place.lsoa.index, counts, strict=True))
+        body = "lsoa_code,referrals\n" + "\n".join(
+            f"{c},{v}" for c, v in zip(place.lsoa.index, counts, strict=True)
+        )
         new = add_table(place, body.encode(), name=f"upload_{k}.csv")
         cid = next(i for i in new.suppress.values())
         out.append((new, cid, pd.Series(counts, index=place.lsoa.index)))
@@ -42,9 +38,8 @@ def uploads(place):
 def test_published_tables_survive_the_lp_attack(uploads):
     hidden_total = 0
     for new, cid, truth in uploads:
-        pub = _published(new, cid)
-        groupings = {lvl: new.codes(lvl) for lvl in new.levels}
-        res = audit(pub, groupings, new.lsoa.index, min_count=new.min_count)
+        pub = published_tables(new, cid)
+        res = audit_place(new, cid).result
         assert res.n_exact == 0, res.summary()
         assert res.n_too_tight == 0, res.summary()
         shown = pub["lsoa"].notna()
@@ -63,3 +58,17 @@ def test_rates_built_from_a_count_hide_with_it(uploads):
         t = new.table(lvl, [cid, *rates])
         for r in rates:
             assert (t[r].isna() == t[cid].isna()).all()
+
+
+def test_audit_file_reports_each_count(place, tmp_path):
+    f = tmp_path / "two.csv"
+    rows = [f"{c},{i % 7},{(3 * i) % 11}" for i, c in enumerate(place.lsoa.index)]
+    f.write_text("lsoa_code,referrals,visits\n" + "\n".join(rows), encoding="utf-8")
+    audits = audit_file(place, f)
+    assert [a.count_id for a in audits] == ["user_referrals", "user_visits"]
+    for a in audits:
+        assert a.result.ok
+        assert a.shown["lsoa"] + a.hidden["lsoa"] == len(place.lsoa)
+        assert "user_" in a.summary()
+    with pytest.raises(DataError, match="'imd2025_score' is not an uploaded count"):
+        audit_place(place, "imd2025_score")
