@@ -31,6 +31,7 @@ from placekit.targeting import (
     prevention_table,
     weight_sensitivity,
 )
+from placekit.text import md_escape
 
 st.set_page_config(page_title="placekit", layout="wide")
 FACILITY_CHOICES = ["gp", "pharmacy", "dentist", "leisure", "library", "community_centre", "stop"]
@@ -259,7 +260,7 @@ def render_map() -> None:
     try:
         table = place.table(level, chosen)
     except PlacekitError as err:
-        st.error(str(err))
+        st.error(md_escape(err))
         st.stop()
     meta = cat.row(indicator)
     title = f"{meta['label']} ({meta['unit']})"
@@ -285,9 +286,10 @@ def render_map() -> None:
         for o in overlays:
             st.markdown(f"<span style='color:rgb{pl.POINT_COLOURS.get(o, (0, 0, 0))}'>●</span> "
                         f"{html.escape(str(place.layer(o).attrs.get('label', o)))}", unsafe_allow_html=True)
-    st.caption(f"Source: {meta['source']} ({meta['year']}); {meta['licence']}. "
-               f"Aggregation: {table.attrs['notes'].get(indicator, '')}. {placekit.AREA_LEVEL_CAVEAT}")
-    st.caption(" · ".join(place.attributions))
+    st.caption(md_escape(f"Source: {meta['source']} ({meta['year']}); {meta['licence']}. "
+                         f"Aggregation: {table.attrs['notes'].get(indicator, '')}. ")
+               + placekit.AREA_LEVEL_CAVEAT)
+    st.caption(md_escape(" · ".join(place.attributions)))
     st.session_state["current_table"] = table
     st.session_state["current_map"] = dict(level=level, indicator=indicator, scheme=scheme, title=title,
                                            higher_is_worse=meta["direction"] != "higher_better")
@@ -310,7 +312,7 @@ def render_loc() -> None:
         st.session_state["section"] = "Map explorer"
 
     st.button("Open the map explorer on this locality", key="zoom", on_click=open_on_map)
-    st.subheader(str(areas.loc[code, "area_name"]))
+    st.subheader(md_escape(areas.loc[code, "area_name"]))
     indicator = st.session_state.get("indicator", "bad_health_pct")
     mine = place.lsoa.index[place.codes(lvl) == code]
     table = place.table("lsoa", [indicator]).loc[mine]
@@ -478,7 +480,8 @@ def render_scn() -> None:
             if code in place.lsoa.index:
                 pt = place.lsoa.loc[[code]].geometry.representative_point().iloc[0]
                 loc = {"x": float(pt.x), "y": float(pt.y)}
-                st.caption(f"Picked {place.lsoa.loc[code, 'area_name']} ({code}), {place.lsoa.loc[code, f'{LOC}_name']}")
+                st.caption(md_escape(f"Picked {place.lsoa.loc[code, 'area_name']} ({code}), "
+                                     f"{place.lsoa.loc[code, f'{LOC}_name']}"))
             else:
                 st.caption("Click a neighbourhood on the map (coloured by IMD 2025 decile; darker = less deprived).")
         elif where == "postcode":
@@ -520,7 +523,7 @@ def render_scn() -> None:
                     place.postcode_xy(str(item["postcode"]))
                 items.append(item)
             except PlacekitError as err:
-                st.error(str(err))
+                st.error(md_escape(err))
         st.json(items, expanded=False)
         threshold = st.slider("Threshold (minutes)", 5, 30, 15, key="scn_t")
         doc = {"placekit_scenario": SCHEMA_VERSION, "name": st.text_input("Scenario name", "My scenario", key="scn_name"),
@@ -533,7 +536,7 @@ def render_scn() -> None:
                 st.session_state["scn_items"] = list(loaded["interventions"])
                 st.rerun()
             except (PlacekitError, ValueError) as err:
-                st.error(str(err))
+                st.error(md_escape(err))
         c1, c2, c3 = st.columns(3)
         if c1.button("Apply", key="scn_apply", disabled=not items):
             try:
@@ -544,7 +547,7 @@ def render_scn() -> None:
                 st.session_state["scn_result"] = (res, prep_s)
                 st.session_state.setdefault("scn_results", {})[doc["name"]] = res
             except PlacekitError as err:
-                st.error(str(err))
+                st.error(md_escape(err))
         if c2.button("Clear", key="scn_clear"):
             st.session_state["scn_items"] = []
             st.session_state.pop("scn_result", None)
@@ -572,7 +575,7 @@ def render_scn() -> None:
             st.write("Who gains, by IMD 2025 decile (1 = most deprived):")
             st.dataframe(res.by_imd_decile, width="stretch")
             for n in res.notes:
-                st.caption(n)
+                st.caption(md_escape(n))
         if len(st.session_state.get("scn_results", {})) > 1:
             from placekit.scenarios import compare_scenarios
 
@@ -600,7 +603,7 @@ def render_data() -> None:
         st.rerun()
     msg = st.session_state.get("upload_msg")
     if msg:
-        (st.success if msg[0] == "ok" else st.error)(msg[1])
+        (st.success if msg[0] == "ok" else st.error)(md_escape(msg[1]))
     user = [i for i in place.indicators.columns if i.startswith("user_")]
     if user:
         st.write(f"Your indicators (pick them in the Map explorer), by {place.level_label(LOC, count=False)}; "
@@ -631,7 +634,7 @@ def render_export() -> None:
                            city_view())
             st.download_button("Current map (HTML)", pl.map_html(deck, attributions=place.attributions).encode(),
                                file_name="placekit_map.html", key="dl_html")
-        st.caption(" · ".join(place.attributions))
+        st.caption(md_escape(" · ".join(place.attributions)))
 
 
 RENDER = {

@@ -29,6 +29,7 @@ from placekit import (
     report,
     scenarios,
     targeting,
+    text,
     userdata,
 )
 from placekit.catalogue import Catalogue, load_catalogue
@@ -69,6 +70,7 @@ __all__ = [
     "report",
     "scenarios",
     "targeting",
+    "text",
     "userdata",
 ]
 

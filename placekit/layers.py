@@ -502,8 +502,14 @@ class CompactDeck(pdk.Deck):
     """A Deck whose JSON has no indentation: pydeck pretty-prints, which makes a city map about 5x larger."""
 
     def to_json(self) -> str:
-        """The deck as compact JSON (same content as :meth:`pydeck.Deck.to_json`)."""
-        return json.dumps(self, sort_keys=True, default=default_serialize, separators=(",", ":"))
+        """
+        The deck as compact JSON (same content as :meth:`pydeck.Deck.to_json`).
+
+        ``<``, ``>`` and ``&`` are written as JSON unicode escapes, so a name such as
+        ``</script><script>…`` cannot end the ``<script>`` block an HTML export embeds it in.
+        """
+        text = json.dumps(self, sort_keys=True, default=default_serialize, separators=(",", ":"))
+        return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def deck(layers: list[pdk.Layer], view: pdk.ViewState, *, tooltip: dict[str, str] | None = None) -> pdk.Deck:

@@ -163,3 +163,21 @@ def test_bivariate_classes_with_one_or_two_areas():
     assert two.tolist() == [3 * 0 + 1, 3 * 1 + 0]
     six = bivariate_classes(pd.Series(range(6), dtype=float), pd.Series(range(6), dtype=float))
     assert six.tolist() == [0, 0, 4, 4, 8, 8]
+
+
+def test_html_export_keeps_hostile_names_inside_the_data(place):
+    import json as _json
+
+    from placekit import layers as pl
+
+    t = place.table("ward", ["imd2025_score"]).copy()
+    evil = "</script><script>window.pwned=1</script>"
+    t.iloc[0, t.columns.get_loc("area_name")] = evil
+    layer, _ = pl.choropleth(t, "imd2025_score", title="IMD")
+    d = pl.deck([layer], pl.view_for(t))
+    spec = _json.loads(d.to_json())
+    names = [f["properties"]["name"] for f in spec["layers"][0]["data"]["features"]]
+    assert evil in names  # the data is intact once parsed
+    html_text = pl.map_html(d, attributions=place.attributions)
+    assert "<script>window.pwned" not in html_text
+    assert "\\u003c/script\\u003e" in html_text
