@@ -285,7 +285,7 @@ def explain_demand(place: object, demand: str, *, drivers: list[str] | None = No
         # uploaded counts under disclosure control: what the model saw stays inside it
         from placekit.disclosure import place_protection
 
-        prot = place_protection(place, place.suppress[demand])  # type: ignore[attr-defined]
+        prot = place_protection(place, place.suppress[demand])  # type: ignore[arg-type,attr-defined]
         hidden = prot.hidden["lsoa"].reindex(areas.index, fill_value=False).to_numpy(bool)
         areas.loc[hidden, ["observed", "residual"]] = np.nan
         areas.loc[hidden, ["flag_above_prediction", "flag_high_exposure_moderate_demand"]] = False
