@@ -44,8 +44,8 @@ __all__ = [
     "FacilitySet",
     "NearestState",
     "Origins",
-    "access_table",
     "access_indicators",
+    "access_table",
     "add_access_indicators",
     "count_within",
     "facilities_from_layer",
@@ -53,8 +53,19 @@ __all__ = [
 ]
 
 #: Default facility types, each a layer of ``placekit/data/layers.json``.
-DEFAULT_TYPES = ("gp", "pharmacy", "dentist", "greenspace", "leisure", "library",
-                 "community_centre", "stop", "fast_food", "pub", "betting")
+DEFAULT_TYPES = (
+    "gp",
+    "pharmacy",
+    "dentist",
+    "greenspace",
+    "leisure",
+    "library",
+    "community_centre",
+    "stop",
+    "fast_food",
+    "pub",
+    "betting",
+)
 _UNREACHED = -1
 
 
@@ -83,8 +94,14 @@ class FacilitySet:
     offset_m: np.ndarray
 
 
-def facilities_from_layer(net: StreetNetwork, layer: gpd.GeoDataFrame, *, name: str,
-                          edge_spacing_m: float = 50.0, inside_buffer_m: float = 10.0) -> FacilitySet:
+def facilities_from_layer(
+    net: StreetNetwork,
+    layer: gpd.GeoDataFrame,
+    *,
+    name: str,
+    edge_spacing_m: float = 50.0,
+    inside_buffer_m: float = 10.0,
+) -> FacilitySet:
     """
     Snap a point or polygon layer (EPSG:27700) to the network.
 
@@ -93,16 +110,25 @@ def facilities_from_layer(net: StreetNetwork, layer: gpd.GeoDataFrame, *, name: 
     require_projected(layer, name=f"Facility layer {name!r}")
     geoms = layer.geometry.to_numpy()
     id_col = "id" if "id" in layer.columns else None
-    ids = (layer[id_col].astype(str).to_numpy() if id_col
-           else np.asarray([f"{name}:{i}" for i in range(len(layer))]))
+    ids = (
+        layer[id_col].astype(str).to_numpy()
+        if id_col
+        else np.asarray([f"{name}:{i}" for i in range(len(layer))])
+    )
     is_pt = shapely.get_type_id(geoms) == 0
-    fac_l, x_l, y_l = [np.flatnonzero(is_pt)], [shapely.get_x(geoms[is_pt])], [shapely.get_y(geoms[is_pt])]
+    fac_l, x_l, y_l = (
+        [np.flatnonzero(is_pt)],
+        [shapely.get_x(geoms[is_pt])],
+        [shapely.get_y(geoms[is_pt])],
+    )
     if (~is_pt).any():
         for i in np.flatnonzero(~is_pt):
             g = geoms[i]
             ring = g.boundary
             n = max(int(ring.length // edge_spacing_m), 1)
-            pts = shapely.line_interpolate_point(ring, np.linspace(0, ring.length, n, endpoint=False))
+            pts = shapely.line_interpolate_point(
+                ring, np.linspace(0, ring.length, n, endpoint=False)
+            )
             fac_l.append(np.full(len(pts), i))
             x_l.append(shapely.get_x(pts))
             y_l.append(shapely.get_y(pts))
@@ -164,7 +190,9 @@ class AccessModel:
     drive_speeds_kmh: dict[str, float] | None = None
     extra_edges: tuple[tuple[int, int, float], ...] = ()
     _rev: sp.csr_matrix | None = field(default=None, init=False, repr=False)
-    _coo: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, init=False, repr=False)
+    _coo: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(
+        default=None, init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         if self.metric not in ("length", "time"):
@@ -185,22 +213,37 @@ class AccessModel:
         if self.metric == "length":
             return 1.0
         r, c, w = self._edges()
-        metres = np.hypot(self.net.node_x[r] - self.net.node_x[c], self.net.node_y[r] - self.net.node_y[c])
+        metres = np.hypot(
+            self.net.node_x[r] - self.net.node_x[c], self.net.node_y[r] - self.net.node_y[c]
+        )
         return float(np.max(metres / w)) if w.size else 1.0
 
     def offset_cost(self, offset_m: np.ndarray) -> np.ndarray:
         """Cost of walking ``offset_m`` metres to or from the network."""
-        return offset_m if self.metric == "length" else offset_m / (self.walk_speed_kmh * 1000.0 / 60.0)
+        return (
+            offset_m
+            if self.metric == "length"
+            else offset_m / (self.walk_speed_kmh * 1000.0 / 60.0)
+        )
 
     def _edges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self._coo is None:
-            w = self.net.length_m if self.metric == "length" else self.net.edge_time_min(
-                walk_speed_kmh=self.walk_speed_kmh, drive_speeds_kmh=self.drive_speeds_kmh)
+            w = (
+                self.net.length_m
+                if self.metric == "length"
+                else self.net.edge_time_min(
+                    walk_speed_kmh=self.walk_speed_kmh, drive_speeds_kmh=self.drive_speeds_kmh
+                )
+            )
             u, v = self.net.edge_u, self.net.edge_v
             if self.extra_edges:
                 eu, ev, el = (np.array(a) for a in zip(*self.extra_edges, strict=True))
                 ew = el if self.metric == "length" else el / (self.walk_speed_kmh * 1000.0 / 60.0)
-                u, v, w = np.concatenate([u, eu, ev]), np.concatenate([v, ev, eu]), np.concatenate([w, ew, ew])
+                u, v, w = (
+                    np.concatenate([u, eu, ev]),
+                    np.concatenate([v, ev, eu]),
+                    np.concatenate([w, ew, ew]),
+                )
             # reversed graph: cost from a node *to* a facility, one-way streets respected
             self._coo = (v, u, np.maximum(w, 1e-9))
         return self._coo
@@ -216,14 +259,18 @@ class AccessModel:
     def _with_source(self, nodes: np.ndarray, costs: np.ndarray) -> sp.csr_matrix:
         a = self.reverse_matrix()
         n = a.shape[0]
-        a = sp.csr_matrix((a.data, a.indices, np.append(a.indptr, a.indptr[-1])), shape=(n + 1, n + 1))
+        a = sp.csr_matrix(
+            (a.data, a.indices, np.append(a.indptr, a.indptr[-1])), shape=(n + 1, n + 1)
+        )
         # best entry per node (several facilities may share one node)
         order = np.lexsort((costs, nodes))
         nodes, costs = nodes[order], costs[order]
         keep = np.ones(nodes.size, dtype=bool)
         keep[1:] = nodes[1:] != nodes[:-1]
-        src = sp.csr_matrix((np.maximum(costs[keep], 1e-9), (np.full(keep.sum(), n), nodes[keep])),
-                            shape=(n + 1, n + 1))
+        src = sp.csr_matrix(
+            (np.maximum(costs[keep], 1e-9), (np.full(keep.sum(), n), nodes[keep])),
+            shape=(n + 1, n + 1),
+        )
         return (a + src).tocsr()
 
     @staticmethod
@@ -259,7 +306,9 @@ class AccessModel:
         nearest = np.where(np.isfinite(dist), at_node[roots], _UNREACHED)
         return NearestState(facilities, dist, nearest, self.metric)
 
-    def add_facility(self, state: NearestState, x_m: float, y_m: float, *, facility_id: str) -> NearestState:
+    def add_facility(
+        self, state: NearestState, x_m: float, y_m: float, *, facility_id: str
+    ) -> NearestState:
         """
         Add one point facility and update ``state`` exactly, without a full recompute.
 
@@ -278,13 +327,20 @@ class AccessModel:
         limit = float(state.cost[could].max()) if could.any() else 0.0
         if not np.isfinite(limit):
             limit = np.inf
-        d = dijkstra(self.reverse_matrix(), directed=True, indices=s, limit=max(limit - off, 0.0) + 1e-9)
+        d = dijkstra(
+            self.reverse_matrix(), directed=True, indices=s, limit=max(limit - off, 0.0) + 1e-9
+        )
         new = d + off
         better = new < state.cost
         k = state.facilities.ids.size
         fs = state.facilities
-        facilities = FacilitySet(fs.name, np.append(fs.ids, facility_id), np.append(fs.fac, k),
-                                 np.append(fs.node, node), np.append(fs.offset_m, off_m))
+        facilities = FacilitySet(
+            fs.name,
+            np.append(fs.ids, facility_id),
+            np.append(fs.fac, k),
+            np.append(fs.node, node),
+            np.append(fs.offset_m, off_m),
+        )
         cost = np.where(better, new, state.cost)
         nearest = np.where(better, k, state.nearest)
         return NearestState(facilities, cost, nearest, self.metric)
@@ -299,7 +355,9 @@ class AccessModel:
         fs = state.facilities
         hit = np.flatnonzero(fs.ids == facility_id)
         if hit.size == 0:
-            msg = f"No facility {facility_id!r} in {fs.name!r}; ids look like {fs.ids[:3].tolist()}."
+            msg = (
+                f"No facility {facility_id!r} in {fs.name!r}; ids look like {fs.ids[:3].tolist()}."
+            )
             raise DataError(msg)
         k = int(hit[0])
         keep = fs.fac != k
@@ -317,9 +375,15 @@ class AccessModel:
         m = aff_idx.size
         # seeds: border costs, and facilities with access nodes inside the region
         seed_node = np.concatenate([c[border], facilities.node[affected[facilities.node]]])
-        seed_cost = np.concatenate([state.cost[r[border]] + w[border],
-                                    self.offset_cost(facilities.offset_m[affected[facilities.node]])])
-        seed_src = np.concatenate([state.nearest[r[border]], facilities.fac[affected[facilities.node]]])
+        seed_cost = np.concatenate(
+            [
+                state.cost[r[border]] + w[border],
+                self.offset_cost(facilities.offset_m[affected[facilities.node]]),
+            ]
+        )
+        seed_src = np.concatenate(
+            [state.nearest[r[border]], facilities.fac[affected[facilities.node]]]
+        )
         cost[aff_idx], nearest[aff_idx] = np.inf, _UNREACHED
         if seed_node.size:
             order = np.lexsort((seed_cost, seed_node))
@@ -340,13 +404,21 @@ class AccessModel:
             nearest[aff_idx[ok]] = src_of[roots[ok]]
         return NearestState(facilities, cost, nearest, self.metric)
 
-    def move_facility(self, state: NearestState, facility_id: str, x_m: float, y_m: float) -> NearestState:
+    def move_facility(
+        self, state: NearestState, facility_id: str, x_m: float, y_m: float
+    ) -> NearestState:
         """Move a facility: close it, then add it at the new place under the same id."""
         closed = self.close_facility(state, facility_id)
         return self.add_facility(closed, x_m, y_m, facility_id=facility_id)
 
-    def add_link(self, x1_m: float, y1_m: float, x2_m: float, y2_m: float,
-                 states: dict[str, NearestState] | None = None) -> tuple[AccessModel, dict[str, NearestState]]:
+    def add_link(
+        self,
+        x1_m: float,
+        y1_m: float,
+        x2_m: float,
+        y2_m: float,
+        states: dict[str, NearestState] | None = None,
+    ) -> tuple[AccessModel, dict[str, NearestState]]:
         """
         Add a two-way walking link (a new path or footbridge) between two points.
 
@@ -368,12 +440,17 @@ class AccessModel:
         out: dict[str, NearestState] = {}
         if states:
             da, db = dijkstra(old, directed=True, indices=[a, b])
-            # reversed graph: d(v -> a) is column a of forward distances; undirected walk -> symmetric
+            # reversed graph: d(v -> a) is column a of forward distances;
+            # undirected walk -> symmetric
             for key, st in states.items():
                 via_b = st.cost[a] + link + db  # reach b's side through the link from a
                 via_a = st.cost[b] + link + da
                 cost = np.minimum(st.cost, np.minimum(via_b, via_a))
-                nearest = np.where(cost < st.cost, np.where(via_b <= via_a, st.nearest[a], st.nearest[b]), st.nearest)
+                nearest = np.where(
+                    cost < st.cost,
+                    np.where(via_b <= via_a, st.nearest[a], st.nearest[b]),
+                    st.nearest,
+                )
                 out[key] = NearestState(st.facilities, cost, nearest, st.metric)
         model = replace(self, extra_edges=(*self.extra_edges, (a, b, length_m)))
         return model, out
@@ -409,8 +486,14 @@ def access_table(model: AccessModel, state: NearestState, origins: Origins) -> p
     return s
 
 
-def count_within(model: AccessModel, facilities: FacilitySet, origins: Origins, *,
-                 max_cost: float, chunk: int = 64) -> pd.Series:
+def count_within(
+    model: AccessModel,
+    facilities: FacilitySet,
+    origins: Origins,
+    *,
+    max_cost: float,
+    chunk: int = 64,
+) -> pd.Series:
     """
     Cumulative opportunities: mean number of facilities reachable within ``max_cost``.
 
@@ -428,7 +511,7 @@ def count_within(model: AccessModel, facilities: FacilitySet, origins: Origins, 
     f_off = model.offset_cost(facilities.offset_m)
     uniq_fac = np.unique(facilities.fac)
     for start in range(0, uniq_fac.size, chunk):
-        fac_ids = uniq_fac[start:start + chunk]
+        fac_ids = uniq_fac[start : start + chunk]
         sel = np.isin(facilities.fac, fac_ids)
         nodes, offs, facs = facilities.node[sel], f_off[sel], facilities.fac[sel]
         un, inv = np.unique(nodes, return_inverse=True)
@@ -444,8 +527,9 @@ def count_within(model: AccessModel, facilities: FacilitySet, origins: Origins, 
     return s
 
 
-def isochrone(model: AccessModel, x_m: float, y_m: float, *, max_cost: float,
-              buffer_m: float = 25.0) -> shapely.Geometry:
+def isochrone(
+    model: AccessModel, x_m: float, y_m: float, *, max_cost: float, buffer_m: float = 25.0
+) -> shapely.Geometry:
     """
     The area reachable from a point within ``max_cost`` (minutes or metres), as a polygon.
 
@@ -460,8 +544,13 @@ def isochrone(model: AccessModel, x_m: float, y_m: float, *, max_cost: float,
     e = ok[u] & ok[v]
     if not e.any():
         return shapely.Point(x_m, y_m).buffer(buffer_m)
-    coords = np.stack([np.column_stack([model.net.node_x[u[e]], model.net.node_y[u[e]]]),
-                       np.column_stack([model.net.node_x[v[e]], model.net.node_y[v[e]]])], axis=1)
+    coords = np.stack(
+        [
+            np.column_stack([model.net.node_x[u[e]], model.net.node_y[u[e]]]),
+            np.column_stack([model.net.node_x[v[e]], model.net.node_y[v[e]]]),
+        ],
+        axis=1,
+    )
     lines = shapely.linestrings(coords)
     return shapely.union_all(shapely.buffer(lines, buffer_m, quad_segs=2)).simplify(5.0)
 
@@ -469,9 +558,14 @@ def isochrone(model: AccessModel, x_m: float, y_m: float, *, max_cost: float,
 # ----------------------------------------------------------------------------- place level
 
 
-def add_access_indicators(place: object, *, modes: tuple[str, ...] = ("walk",),
-                          types: tuple[str, ...] = DEFAULT_TYPES, within_min: float | None = None,
-                          progress: object | None = None) -> object:
+def add_access_indicators(
+    place: object,
+    *,
+    modes: tuple[str, ...] = ("walk",),
+    types: tuple[str, ...] = DEFAULT_TYPES,
+    within_min: float | None = None,
+    progress: object | None = None,
+) -> object:
     """
     Compute the access indicators of the catalogue and add them to a place.
 
@@ -479,13 +573,20 @@ def add_access_indicators(place: object, *, modes: tuple[str, ...] = ("walk",),
     every type and mode (the catalogue lists the main ones; the rest are added
     with generated metadata).
     """
-    frame, metas = access_indicators(place, modes=modes, types=types, within_min=within_min, progress=progress)
+    frame, metas = access_indicators(
+        place, modes=modes, types=types, within_min=within_min, progress=progress
+    )
     return place.with_indicators(frame, metas)  # type: ignore[attr-defined]
 
 
-def access_indicators(place: object, *, modes: tuple[str, ...] = ("walk",),
-                      types: tuple[str, ...] = DEFAULT_TYPES, within_min: float | None = None,
-                      progress: object | None = None) -> tuple[pd.DataFrame, dict[str, dict[str, str]]]:
+def access_indicators(
+    place: object,
+    *,
+    modes: tuple[str, ...] = ("walk",),
+    types: tuple[str, ...] = DEFAULT_TYPES,
+    within_min: float | None = None,
+    progress: object | None = None,
+) -> tuple[pd.DataFrame, dict[str, dict[str, str]]]:
     """
     Access indicators per LSOA and their catalogue metadata (see :func:`add_access_indicators`).
 
@@ -519,24 +620,48 @@ def access_indicators(place: object, *, modes: tuple[str, ...] = ("walk",),
                 cid = f"{t}_{mode}_{unit}"
                 values[cid] = s
                 label = specs[t].label
-                metas[cid] = dict(
-                    label=f"{'Walk' if mode == 'walk' else 'Drive'} {'time' if unit == 'min' else 'distance'} to nearest: {label}",
-                    theme=specs[t].theme if specs[t].theme != "health and care demand" else "transport",
+                mode_word = "Walk" if mode == "walk" else "Drive"
+                what = "time" if unit == "min" else "distance"
+                attribution = place.layer(t).attrs.get("attribution", "")
+                metas[cid] = dict(  # noqa: C408
+                    label=f"{mode_word} {what} to nearest: {label}",
+                    theme=specs[t].theme
+                    if specs[t].theme != "health and care demand"
+                    else "transport",
                     unit="minutes" if unit == "min" else "metres",
-                    direction="higher_better" if t in ("fast_food", "pub", "betting") else "higher_worse",
-                    kind="time" if unit == "min" else "distance", aggregation="weighted_mean",
-                    weight="population", tier="primary",
-                    source=f"computed on the OSM {mode} network; {place.layer(t).attrs.get('attribution', '')}",
-                    year="", geography="LSOA21", licence="ODbL + source licence",
-                    derivation=f"access:{t}:{mode}:{unit}")
+                    direction="higher_better"
+                    if t in ("fast_food", "pub", "betting")
+                    else "higher_worse",
+                    kind="time" if unit == "min" else "distance",
+                    aggregation="weighted_mean",
+                    weight="population",
+                    tier="primary",
+                    source=f"computed on the OSM {mode} network; {attribution}",
+                    year="",
+                    geography="LSOA21",
+                    licence="ODbL + source licence",
+                    derivation=f"access:{t}:{mode}:{unit}",
+                )
             if within_min is not None:
                 tmodel = metrics["min"] if mode == "drive" else metrics["m"]
-                budget = within_min if tmodel.metric == "time" else within_min * tmodel.walk_speed_kmh * 1000 / 60
+                budget = (
+                    within_min
+                    if tmodel.metric == "time"
+                    else within_min * tmodel.walk_speed_kmh * 1000 / 60
+                )
                 cid = f"{t}_{mode}_within_{within_min:g}min"
                 values[cid] = count_within(tmodel, fac, origins, max_cost=budget)
-                metas[cid] = dict(metas[f"{t}_{mode}_min"], label=f"{specs[t].label} within {within_min:g} min "
-                                  f"({mode})", unit="facilities", kind="count", direction="higher_better",
-                                  aggregation="weighted_mean", derivation=f"access_within:{t}:{mode}:{within_min:g}")
+                metas[cid] = dict(
+                    metas[f"{t}_{mode}_min"],
+                    label=f"{specs[t].label} within {within_min:g} min ({mode})",
+                    unit="facilities",
+                    kind="count",
+                    direction="higher_better",
+                    aggregation="weighted_mean",
+                    derivation=f"access_within:{t}:{mode}:{within_min:g}",
+                )
     frame = pd.DataFrame(values).reindex(place.lsoa.index)
-    metas = {k: (dict(place.catalogue.row(k)) if k in place.catalogue else v) for k, v in metas.items()}
+    metas = {
+        k: (dict(place.catalogue.row(k)) if k in place.catalogue else v) for k, v in metas.items()
+    }
     return frame, metas
