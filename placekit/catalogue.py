@@ -10,6 +10,7 @@ informs (``tier``).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,10 +112,26 @@ class Catalogue:
 
     def with_indicator(self, indicator_id: str, **meta: str) -> Catalogue:
         """Return a new catalogue with one more (or a replaced) indicator."""
-        row = {c: "" for c in COLUMNS[1:]}
-        row.update({k: str(v) for k, v in meta.items()})
-        extra = pd.DataFrame([row], index=pd.Index([indicator_id], name="id"))
-        table = pd.concat([self.table.drop(index=indicator_id, errors="ignore"), extra])
+        return self.with_indicators({indicator_id: meta})
+
+    def with_indicators(self, metas: Mapping[str, Mapping[str, object]]) -> Catalogue:
+        """
+        Return a new catalogue with several more (or replaced) indicators, checked once.
+
+        Parameters
+        ----------
+        metas
+            ``{id: {column: value}}`` for the columns of :data:`COLUMNS`; missing ones are empty.
+        """
+        if not metas:
+            return self
+        rows = []
+        for meta in metas.values():
+            row = dict.fromkeys(COLUMNS[1:], "")
+            row.update({k: str(v) for k, v in meta.items()})
+            rows.append(row)
+        extra = pd.DataFrame(rows, index=pd.Index(list(metas), name="id"), columns=list(COLUMNS[1:]))
+        table = pd.concat([self.table.drop(index=list(metas), errors="ignore"), extra])
         return Catalogue(_check(table, source="user indicator"))
 
 

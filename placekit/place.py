@@ -395,9 +395,7 @@ class Place:
         """
         ind = self.indicators.drop(columns=list(values.columns), errors="ignore")
         ind = ind.join(values.reindex(ind.index))
-        cat = self.catalogue
-        for i, meta in metas.items():
-            cat = cat.with_indicator(i, **meta)
+        cat = self.catalogue.with_indicators(metas)
         supp = {k: v for k, v in self.suppress.items() if k not in values.columns}
         supp.update(suppress or {})
         unavailable = {k: v for k, v in self.unavailable.items() if k not in values.columns}
