@@ -23,7 +23,13 @@ from placekit.errors import PlacekitError
 from placekit.export import write_table
 from placekit.profile import locality_profile
 from placekit.report import locality_report
-from placekit.scenarios import INTERVENTIONS, SCHEMA_VERSION, ScenarioEngine, validate_scenario
+from placekit.scenarios import (
+    INTERVENTIONS,
+    SCHEMA_VERSION,
+    ScenarioEngine,
+    parse_scenario,
+    validate_scenario,
+)
 from placekit.targeting import (
     DEFAULT_CRITERIA,
     TierRules,
@@ -454,6 +460,9 @@ def render_prev() -> None:
 @st.fragment
 def render_scn() -> None:
     place: placekit.Place = st.session_state["place"]
+    pending = st.session_state.pop("scn_pending", None)
+    if pending:  # a loaded scenario restores its name, threshold and interventions before the widgets draw
+        st.session_state.update(pending)
     st.write("Build a scenario from one or more interventions, apply it, and see what changes on the walk "
              "network. Locations: a postcode, lon/lat, a neighbourhood from the list, or a neighbourhood "
              "clicked on the map (a point inside it).")
@@ -518,9 +527,10 @@ def render_scn() -> None:
         if kind == "improve_greenspace":
             item["area_m2"] = st.number_input("Green space area (m²)", 500, 500000, 20000, key="scn_area")
         if st.button("Add to scenario", key="scn_add"):
-            try:  # a postcode is checked when it is added, not only on Apply
-                if "postcode" in item:
-                    place.postcode_xy(str(item["postcode"]))
+            try:  # checked against the place as it is added, not only on Apply
+                validate_scenario({"placekit_scenario": SCHEMA_VERSION, "name": "check", "mode": "walk",
+                                   "threshold_min": 15, "interventions": [*items, item]},
+                                  source="this intervention", place=place)
                 items.append(item)
             except PlacekitError as err:
                 st.error(md_escape(err))
@@ -532,11 +542,18 @@ def render_scn() -> None:
         if up is not None and st.session_state.get("scn_loaded") != up.file_id:
             st.session_state["scn_loaded"] = up.file_id
             try:
-                loaded = validate_scenario(json.loads(up.getvalue().decode("utf-8")), source=up.name)
-                st.session_state["scn_items"] = list(loaded["interventions"])
+                loaded = parse_scenario(up.getvalue(), source=up.name, place=place)
+                st.session_state["scn_pending"] = {
+                    "scn_items": list(loaded["interventions"]), "scn_name": str(loaded["name"]),
+                    "scn_t": int(min(max(round(float(loaded["threshold_min"])), 5), 30))}
+                st.session_state["scn_loaded_msg"] = (
+                    f"Loaded {loaded['name']!r}: {len(loaded['interventions'])} intervention(s), "
+                    f"threshold {loaded['threshold_min']:g} min.")
                 st.rerun()
-            except (PlacekitError, ValueError) as err:
+            except PlacekitError as err:
                 st.error(md_escape(err))
+        if st.session_state.get("scn_loaded_msg"):
+            st.success(md_escape(st.session_state.pop("scn_loaded_msg")))
         c1, c2, c3 = st.columns(3)
         if c1.button("Apply", key="scn_apply", disabled=not items):
             try:

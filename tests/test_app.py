@@ -189,3 +189,20 @@ def test_scenario_location_by_map_click(at):
     at.session_state["scn_picked"] = "E01007919"
     at.run()
     assert any("Picked Sheffield 069C" in c.value for c in at.caption)
+
+
+def test_scenario_add_checks_and_load_restores(at):
+    _go(at, "Scenarios")
+    at.radio(key="scn_where").set_value("postcode").run()
+    at.text_input(key="scn_pc").set_value("ZZ9 9ZZ").run()
+    before = list(at.session_state["scn_items"])
+    at.button(key="scn_add").click().run()
+    assert any("ZZ9 9ZZ" in e.value and "postcode" in e.value for e in at.error)
+    assert at.session_state["scn_items"] == before  # refused on Add, nothing added
+    # what the uploader's handler queues for the next run: the saved name, threshold and list
+    item = {"type": "add_facility", "facility": "gp", "lon": -1.47, "lat": 53.38}
+    at.session_state["scn_pending"] = {"scn_items": [item], "scn_name": "Loaded one", "scn_t": 20}
+    at.run()
+    assert at.text_input(key="scn_name").value == "Loaded one"
+    assert at.slider(key="scn_t").value == 20
+    assert at.session_state["scn_items"] == [item]
