@@ -18,7 +18,7 @@ import placekit
 from placekit import layers as pl
 from placekit.accessibility import access_indicators
 from placekit.clustering import DEFAULT_VARIABLES, choose_k, cluster_place, stability
-from placekit.drivers import DEFAULT_DRIVERS, explain_demand, fit_demand_ensemble, flag_category
+from placekit.drivers import explain_demand, flag_category
 from placekit.errors import PlacekitError
 from placekit.export import write_table
 from placekit.profile import locality_profile
@@ -119,9 +119,7 @@ def drivers_for(pack: str, demand: str) -> dict:
 def scenario_engine(pack: str, demand: str) -> ScenarioEngine:
     frame, metas = walk_access(pack)
     place = base_place(pack).with_indicators(frame, metas)
-    access = [c for c in frame.columns if c.endswith("_walk_min")]
-    dm = fit_demand_ensemble(place, demand, drivers=DEFAULT_DRIVERS + access)
-    return ScenarioEngine(place, demand_model=dm)
+    return ScenarioEngine(place, demand=demand)
 
 
 @st.cache_data(show_spinner=False)
@@ -468,7 +466,7 @@ def render_scn() -> None:
              "clicked on the map (a point inside it).")
     left, right = st.columns([2, 3], gap="large")
     with left:
-        scn_demand = st.selectbox("Demand model for predicted change", ["bad_health_pct", "acute_morbidity_2025",
+        scn_demand = st.selectbox("Demand whose change is estimated", ["bad_health_pct", "acute_morbidity_2025",
                                                                        "disability_pct"], key="scn_demand")
         items = st.session_state.setdefault("scn_items", [])
         kind = st.selectbox("Intervention", list(INTERVENTIONS), key="scn_kind")
@@ -536,6 +534,17 @@ def render_scn() -> None:
                 st.error(md_escape(err))
         st.json(items, expanded=False)
         threshold = st.slider("Threshold (minutes)", 5, 30, 15, key="scn_t")
+        with st.expander("An effect from the literature (optional), shown beside the estimate"):
+            a_val = st.number_input("Change in demand per minute of access (units of the demand)",
+                                    value=0.0, step=0.01, format="%.3f", key="scn_assumed")
+            a_src = st.text_input("Source (required to use it)", "", key="scn_assumed_src")
+        assumed = {}
+        if a_val and a_src.strip() and items:
+            from placekit.effects import assumed_effect
+
+            fac = str(items[-1].get("facility", "gp"))
+            assumed = {fac: assumed_effect(float(a_val), a_src.strip(), demand=scn_demand,
+                                           access=f"{fac}_walk_min")}
         doc = {"placekit_scenario": SCHEMA_VERSION, "name": st.text_input("Scenario name", "My scenario", key="scn_name"),
                "mode": "walk", "threshold_min": threshold, "interventions": items}
         up = st.file_uploader("Load a saved scenario (JSON)", type=["json"], key="scn_upload")
@@ -560,7 +569,7 @@ def render_scn() -> None:
                 t0 = time.perf_counter()
                 eng = scenario_engine(PACK, scn_demand)
                 prep_s = time.perf_counter() - t0
-                res = eng.apply(doc)
+                res = eng.apply(doc, assumed=assumed)
                 st.session_state["scn_result"] = (res, prep_s)
                 st.session_state.setdefault("scn_results", {})[doc["name"]] = res
             except PlacekitError as err:
@@ -576,9 +585,9 @@ def render_scn() -> None:
         if "scn_result" in st.session_state:
             res, prep_s = st.session_state["scn_result"]
             a = res.areas
-            change_cols = [c for c in a.columns if c.endswith("_min_change")]
-            show = st.selectbox("Show change in", change_cols + (["demand_change"] if "demand_change" in a else []),
-                                key="scn_show")
+            change_cols = [c for c in a.columns if c.endswith("_min_change")
+                           or (c.endswith(("_demand_change", "_demand_change_assumed")) and a[c].notna().any())]
+            show = st.selectbox("Show change in", change_cols, key="scn_show")
             ctable = place.table("lsoa", []).join(a[[show]])
             clayer, clg = pl.change_choropleth(ctable, show, title=show.replace("_", " "), layer_id="scn_change")
             iso = scenario_isochrones(PACK, json.dumps(res.scenario, sort_keys=True), scn_demand, float(threshold))
@@ -592,7 +601,7 @@ def render_scn() -> None:
             st.write("Who gains, by IMD 2025 decile (1 = most deprived):")
             st.dataframe(res.by_imd_decile, width="stretch")
             for n in res.notes:
-                st.caption(md_escape(n))
+                st.info(md_escape(n))
         if len(st.session_state.get("scn_results", {})) > 1:
             from placekit.scenarios import compare_scenarios
 

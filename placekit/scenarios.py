@@ -18,8 +18,10 @@ Locations are ``lon``/``lat`` (WGS84), ``x``/``y`` (EPSG:27700) or a ``postcode`
 from the pack's postcode lookup. :class:`ScenarioEngine` applies a scenario
 incrementally (facilities and links: the exact updates of
 :mod:`placekit.accessibility`) and returns baseline, scenario and change per
-LSOA, per locality and by IMD decile, with the predicted change in demand from
-the fold models of :func:`placekit.drivers.fit_demand_ensemble`.
+LSOA, per locality and by IMD decile; given a demand, the change in demand is the
+effect of access estimated with adjustment for confounding
+(:func:`placekit.effects.estimate_access_effect`) times the change in access, with
+its 95 % interval, and no point value where no effect is detectable.
 
 Every document goes through one validation pass, :func:`validate_scenario`,
 before any work: shape and size first (nesting depth, number of values, text
@@ -50,7 +52,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1044,8 +1046,10 @@ class ScenarioResult:
     areas
         Per LSOA: for each facility type touched, ``<type>_min_base``,
         ``<type>_min_scn``, ``<type>_min_change`` and ``<type>_people_newly_within``;
-        ``population_base``/``population_scn``; and, with a demand model,
-        ``demand_base``, ``demand_scn``, ``demand_change`` and ``demand_change_sd``.
+        ``population_base``/``population_scn``; and, with a demand, per facility type
+        ``<type>_demand_change`` with ``_lower``/``_upper`` (95 % interval from the
+        estimated effect; NaN where no effect is detectable) and, for an assumed
+        effect, the same with ``_assumed``.
     localities
         ``{level: frame}`` of the same, aggregated (people summed, minutes
         population-weighted).
@@ -1080,9 +1084,13 @@ class ScenarioEngine:
         The place.
     mode
         ``"walk"`` or ``"drive"``; scenarios for the other mode are refused.
-    demand_model
-        Optional fitted :class:`~placekit.drivers.DemandEnsemble`; its access
-        drivers (``<type>_walk_min``) are updated by the scenario.
+    demand
+        Optional demand indicator id (e.g. ``"bad_health_pct"``) or Series by LSOA.
+        For every facility type a scenario changes, the effect of access on it is
+        estimated with adjustment for confounding (:func:`placekit.effects.estimate_access_effect`,
+        double machine learning with locality folds) and the change in demand is that
+        effect times the change in access, with its interval. Where the effect is not
+        distinguishable from zero, no point change is given (NaN) and a note says so.
     progress
         Passed to the network build.
     """
@@ -1092,7 +1100,7 @@ class ScenarioEngine:
         place: Place,
         *,
         mode: str = "walk",
-        demand_model: object | None = None,
+        demand: str | pd.Series | None = None,
         progress: object | None = None,
     ):
         if mode not in MODES:
@@ -1104,7 +1112,8 @@ class ScenarioEngine:
         self.model = AccessModel(self.net, metric="length" if mode == "walk" else "time")
         self.model.reverse_matrix()
         self.origins: Origins = place.origins(mode)
-        self.demand_model = demand_model
+        self.demand = demand
+        self._effects: dict[str, Any] = {}
         self._fac: dict[str, FacilitySet] = {}
         self._base: dict[str, NearestState] = {}
         self._base_min: dict[str, np.ndarray] = {}
@@ -1117,7 +1126,6 @@ class ScenarioEngine:
         pop = place.weights["population"].reindex(self.origins.area_code).to_numpy()
         self.people_per_origin = pop / cells.to_numpy()
         self._levels: dict[str, tuple[pd.Index, np.ndarray]] = {}
-        self._p0: np.ndarray | None = None
 
     # -- helpers ---------------------------------------------------------------------------
     def baseline(self, facility: str) -> NearestState:
@@ -1164,6 +1172,15 @@ class ScenarioEngine:
         The area within ``threshold_min`` of each added or moved facility, as polygons (EPSG:27700).
 
         ``threshold_min`` defaults to the scenario's own threshold.
+
+        Parameters
+        ----------
+        scenario
+            A scenario document (see :func:`validate_scenario`).
+        assumed
+            ``{facility type: EffectResult}`` from :func:`placekit.effects.assumed_effect`
+            (an effect stated from the literature, with its source), shown beside the
+            estimated one as ``<type>_demand_change_assumed`` (and ``_lower``/``_upper``).
 
         Raises
         ------
@@ -1232,13 +1249,23 @@ class ScenarioEngine:
         return str(hit[0])
 
     # -- apply -----------------------------------------------------------------------------
-    def apply(self, scenario: dict[str, Any]) -> ScenarioResult:
+    def apply(self, scenario: dict[str, Any], *,
+              assumed: Mapping[str, Any] | None = None) -> ScenarioResult:
         """
         Apply a scenario and compare it with the baseline.
 
         The scenario is validated against this place and mode first
         (:func:`validate_scenario` with ``place`` and ``mode``), so nothing is
         computed for a scenario that cannot be run.
+
+        Parameters
+        ----------
+        scenario
+            A scenario document.
+        assumed
+            ``{facility type: EffectResult}`` from :func:`placekit.effects.assumed_effect`
+            (an effect stated from the literature, with its source), shown beside the
+            estimated one as ``<type>_demand_change_assumed`` (and ``_lower``/``_upper``).
 
         Raises
         ------
@@ -1300,7 +1327,7 @@ class ScenarioEngine:
                 np.append(st.facilities.offset_m, fs_new.offset_m),
             )
             states["greenspace"] = model.solve(merged)
-        return self._compare(sc, states, pop_add, threshold, notes, t0)
+        return self._compare(sc, states, pop_add, threshold, notes, t0, assumed)
 
     def _per_lsoa(self, v: np.ndarray, *, mean: bool) -> np.ndarray:
         """Origin values summed (or averaged) per LSOA, in ``place.lsoa`` order; NaN where none."""
@@ -1316,6 +1343,7 @@ class ScenarioEngine:
         threshold: float,
         notes: list[str],
         t0: float,
+        assumed: Mapping[str, Any] | None,
     ) -> ScenarioResult:
         people = _nan0(np.asarray(self.people_per_origin, dtype=float))
         index = self.place.lsoa.index
@@ -1335,27 +1363,8 @@ class ScenarioEngine:
                 newly = (after <= threshold) & (before > threshold)
                 cols[f"{f}_people_newly_within"] = self._per_lsoa(people * newly, mean=False)
         areas = pd.DataFrame(cols, index=index)
-        if self.demand_model is not None:
-            dm = self.demand_model
-            x1 = self.place.indicators.copy()
-            for f in states:
-                col = f"{f}_{self.mode}_min"
-                if col in dm.drivers:  # type: ignore[attr-defined]
-                    x1[col] = x1[col] + areas[f"{f}_min_change"].fillna(0)
-            p0 = self._baseline_predictions()
-            p1 = np.vstack([m.predict(x1[dm.drivers].fillna(dm.fill)) for m in dm.models])  # type: ignore[attr-defined]
-            diffs = p1 - p0
-            areas["demand_base"], areas["demand_scn"] = p0.mean(axis=0), p1.mean(axis=0)
-            areas["demand_change"], areas["demand_change_sd"] = (
-                diffs.mean(axis=0),
-                diffs.std(axis=0),
-            )
-            notes.append(
-                f"Demand: {dm.demand} from a {dm.kind} model, held-out R² {dm.heldout_r2:.2f}; "  # type: ignore[attr-defined]
-                "the change follows the model's cross-sectional association between access and "
-                "demand, which is confounded (e.g. suburbs far from services are often healthier); "
-                "it is an area-level association, not a forecast for individuals."
-            )
+        if self.demand is not None or assumed:
+            self._demand_changes(areas, states, pop.reindex(index), notes, assumed or {})
         localities = {lvl: self._aggregate(areas, lvl) for lvl in self.place.levels}
         dec = self.place.indicators["imd2025_decile"]
         newly_cols = [c for c in areas if c.endswith("_people_newly_within")]
@@ -1364,12 +1373,37 @@ class ScenarioEngine:
         by_dec.index.name = "imd2025_decile"
         return ScenarioResult(sc, areas, localities, by_dec, time.perf_counter() - t0, notes)
 
-    def _baseline_predictions(self) -> np.ndarray:
-        if self._p0 is None:
-            dm = self.demand_model
-            x0 = self.place.indicators[dm.drivers].fillna(dm.fill)  # type: ignore[attr-defined,union-attr]
-            self._p0 = np.vstack([m.predict(x0) for m in dm.models])  # type: ignore[attr-defined,union-attr]
-        return self._p0
+    def effect(self, facility: str) -> Any:
+        """
+        The estimated effect of access to ``facility`` on the engine's demand (computed once).
+
+        Returns ``None`` when the engine has no demand or the place has no access
+        column for the facility.
+        """
+        if self.demand is None:
+            return None
+        if facility not in self._effects:
+            from placekit.effects import estimate_access_effect
+
+            col = f"{facility}_{self.mode}_min"
+            self._effects[facility] = (estimate_access_effect(self.place, self.demand, col, random_state=0)
+                                       if col in self.place.indicators.columns else None)
+        return self._effects[facility]
+
+    def _demand_changes(self, areas: pd.DataFrame, states: Mapping[str, NearestState],
+                        pop: pd.Series, notes: list[str], assumed: Mapping[str, Any]) -> None:
+        """Demand change per facility type: estimated effect x access change, and any assumed effect."""
+        from placekit.effects import predicted_change
+
+        for f in states:
+            delta = areas[f"{f}_min_change"].fillna(0.0)
+            for suffix, eff in (("", self.effect(f)), ("_assumed", assumed.get(f))):
+                if eff is None:
+                    continue
+                pc = predicted_change(eff, delta, pop)
+                for c in ("demand_change", "demand_change_lower", "demand_change_upper"):
+                    areas[f"{f}_{c}{suffix}"] = pc[c]
+                notes.append(str(pc.attrs.get("message", eff.sentence)))
 
     def _level(self, level: str) -> tuple[pd.Index, np.ndarray]:
         """The localities of ``level`` (sorted codes) and each LSOA's position among them."""
@@ -1418,8 +1452,9 @@ def compare_scenarios(results: dict[str, ScenarioResult]) -> pd.DataFrame:
                 d[c.replace("_change", "_mean_change")] = float(
                     (a[c] * a["population_base"]).sum() / a["population_base"].sum()
                 )
-        if "demand_change" in a:
-            d["demand_change_mean"] = float(a["demand_change"].mean())
+        for c in a.columns:
+            if c.endswith("_demand_change"):
+                d[f"{c}_mean"] = float((a[c] * a["population_base"]).sum() / a["population_base"].sum())
         d["people_added"] = float((a["population_scn"] - a["population_base"]).sum())
         rows[name] = d
     return pd.DataFrame(rows)
