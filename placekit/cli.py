@@ -1,119 +1,168 @@
-"""The ``placekit`` command line."""
+"""The ``placekit`` command line.
+
+Arguments are checked before any work starts (see :mod:`placekit._cli_more`).
+Exit status: 0 on success; 2 for a usage error or any :class:`PlacekitError`,
+printed as ``placekit: error: <message>``; 1 for anything unexpected, printed as
+a short request to report it (the traceback only with ``PLACEKIT_DEBUG=1``);
+130 when interrupted.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
+import traceback
+import warnings
 from collections.abc import Sequence
+from typing import Any
 
+from placekit import _cli_more
+from placekit._cli_more import check_facilities, check_level, check_out, ids, minutes
 from placekit.errors import PlacekitError
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
+
+#: Exit status for usage errors and placekit's own errors (as argparse uses).
+EXIT_USAGE = 2
+#: Exit status for an unexpected error (a bug).
+EXIT_BUG = 1
+#: Exit status after Ctrl-C.
+EXIT_INTERRUPTED = 130
 
 
-def _ids(text: str | None) -> list[str] | None:
-    return [s.strip() for s in text.split(",") if s.strip()] if text else None
-
-
-def _place(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from placekit.place import load_place
-
-    return load_place(args.data)
+def _place(args: argparse.Namespace) -> Any:
+    return _cli_more._place(args)
 
 
 def _cmd_indicators(args: argparse.Namespace) -> int:
     from placekit.catalogue import load_catalogue
+    from placekit.export import write_table
 
-    table = load_catalogue().table.reset_index()
-    if args.out:
-        table.to_csv(args.out, index=False)
-        print(f"Wrote {len(table)} indicators to {args.out}")
+    out = check_out(args.out, formats=_cli_more.PLAIN_FORMATS) if args.out else None
+    table = load_catalogue().table
+    if out is not None:
+        write_table(table, out)
+        print(f"Wrote {len(table)} indicators to {out}")
     else:
-        table[["id", "theme", "unit", "label"]].to_csv(sys.stdout, index=False)
+        table.reset_index()[["id", "theme", "unit", "label"]].to_csv(sys.stdout, index=False)
     return 0
 
 
-def _with_access(place, ids: list[str] | None):  # type: ignore[no-untyped-def]
+def _with_access(place: Any, wanted: list[str] | None) -> Any:
     from placekit.accessibility import add_access_indicators
 
-    wanted = [i for i in (ids or []) if i not in place.indicators.columns
-              and place.catalogue.row(i)["derivation"].startswith("access:")]
+    wanted = [
+        i
+        for i in (wanted or [])
+        if i not in place.indicators.columns
+        and place.catalogue.row(i)["derivation"].startswith("access:")
+    ]
     if not wanted:
         return place
     parts = [place.catalogue.row(i)["derivation"].split(":") for i in wanted]
     modes = tuple(sorted({p[2] for p in parts}))
     types = tuple(sorted({p[1] for p in parts}))
-    return add_access_indicators(place, modes=modes, types=types,
-                                 progress=lambda m, _f: print(m, file=sys.stderr))
+    return add_access_indicators(
+        place, modes=modes, types=types, progress=lambda m, _f: print(m, file=sys.stderr)
+    )
 
 
 def _cmd_table(args: argparse.Namespace) -> int:
-    from placekit.export import write_table
+    from placekit.export import FORMATS, write_table
 
-    place = _place(args)
-    ids = _ids(args.indicators)
-    place = _with_access(place, ids)
-    table = place.table(args.level, ids)
+    out = check_out(args.out, formats=FORMATS)
+    wanted = ids(args.indicators, option="--indicators")
+    place: Any = _place(args)
+    check_level(place, args.level)
+    if wanted:
+        _cli_more.check_indicators(place, wanted, option="--indicators")
+    place = _with_access(place, wanted)
+    table = place.table(args.level, wanted)
     if args.england:
         from placekit.profile import with_england
 
         table = with_england(place, table, args.level)
         if "unavailable" in str(table.attrs.get("england", "")):
             print(f"England comparison {table.attrs['england']}", file=sys.stderr)
-    write_table(table, args.out, attributions=place.attributions)
-    print(f"Wrote {len(table)} {args.level} rows to {args.out}")
+    write_table(table, out, attributions=place.attributions)
+    print(f"Wrote {len(table)} {args.level} rows to {out}")
     return 0
 
 
 def _cmd_access(args: argparse.Namespace) -> int:
     from placekit.accessibility import add_access_indicators
-    from placekit.export import write_table
+    from placekit.export import FORMATS, write_table
 
-    place = _place(args)
-    types = tuple(_ids(args.facility) or ())
-    bad = [t for t in types if t not in place.available_layers]
-    if bad:
-        print(f"error: unknown facility type(s) {bad} for {place.name}; types are "
-              f"{sorted(place.available_layers)}", file=sys.stderr)
-        return 2
+    out = check_out(args.out, formats=FORMATS)
+    place: Any = _place(args)
+    types = check_facilities(place, args.facility)
+    check_level(place, args.level)
     t0 = time.perf_counter()
-    place = add_access_indicators(place, modes=(args.mode,), types=types, within_min=args.within,
-                                  progress=lambda m, _f: print(m, file=sys.stderr))
+    place = add_access_indicators(
+        place,
+        modes=(args.mode,),
+        types=types,
+        within_min=args.within,
+        progress=lambda m, _f: print(m, file=sys.stderr),
+    )
     cols = [f"{t}_{args.mode}_{u}" for t in types for u in ("m", "min")]
     if args.within is not None:
         cols += [f"{t}_{args.mode}_within_{args.within:g}min" for t in types]
     table = place.table(args.level, cols)
-    write_table(table, args.out, attributions=place.attributions)
-    print(f"Wrote {len(table)} {args.level} rows to {args.out} in {time.perf_counter() - t0:.1f} s")
+    write_table(table, out, attributions=place.attributions)
+    print(f"Wrote {len(table)} {args.level} rows to {out} in {time.perf_counter() - t0:.1f} s")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``placekit`` command."""
+    """
+    The argument parser of the ``placekit`` command.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        With every subcommand registered.
+    """
     p = argparse.ArgumentParser(prog="placekit", description="Place-based prevention explorer.")
-    p.add_argument("--data", help="place pack folder: the Sheffield pack or one made by `placekit pack build` "
-                   "(default: PLACEKIT_DATA or ../shared/data)")
+    p.add_argument(
+        "--data",
+        help="place pack folder: the Sheffield pack or one made by "
+        "`placekit pack build` (default: PLACEKIT_DATA or ../shared/data)",
+    )
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("indicators", help="list the indicator catalogue")
-    s.add_argument("--out")
+    s.add_argument("--out", help="a .csv file (default: a short list on standard output)")
     s.set_defaults(func=_cmd_indicators)
-    level_help = "lsoa or a level of the pack (e.g. msoa, ward, lad; Sheffield also lac, neighbourhood)"
+    level_help = (
+        "lsoa or a level of the pack (e.g. msoa, ward, lad; Sheffield also lac, neighbourhood)"
+    )
+    out_help = ".csv, .gpkg, .parquet or .geojson (the folder must exist)"
     s = sub.add_parser("table", help="one row per area with chosen indicators")
     s.add_argument("--level", default="lsoa", help=level_help)
     s.add_argument("--indicators", help="comma-separated ids")
-    s.add_argument("--england", action="store_true",
-                   help="add England's value, the England rank and decile and better/similar/worse than England")
-    s.add_argument("--out", required=True)
+    s.add_argument(
+        "--england",
+        action="store_true",
+        help="add England's value, the England rank and decile and "
+        "better/similar/worse than England",
+    )
+    s.add_argument("--out", required=True, help=out_help)
     s.set_defaults(func=_cmd_table)
     s = sub.add_parser("access", help="network distance and time to the nearest facility")
     s.add_argument("--facility", required=True, help="type[,type...], e.g. gp,pharmacy")
     s.add_argument("--mode", choices=["walk", "drive"], default="walk")
     s.add_argument("--level", default="lsoa", help=level_help)
-    s.add_argument("--within", type=float, help="also count facilities reachable within this many minutes")
-    s.add_argument("--out", required=True)
+    s.add_argument(
+        "--within",
+        type=minutes,
+        metavar="MIN",
+        help="also count facilities reachable within this many minutes "
+        f"(above 0, at most {_cli_more.MAX_MINUTES:g})",
+    )
+    s.add_argument("--out", required=True, help=out_help)
     s.set_defaults(func=_cmd_access)
-    from placekit import _cli_more
     from placekit.packbuild import add_pack_cli
 
     _cli_more.register(sub, level_help)
@@ -121,17 +170,63 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """Print a warning as one ``placekit: warning:`` line (no source line)."""
+    print(f"placekit: warning: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code."""
+    """
+    Run the command line.
+
+    Parameters
+    ----------
+    argv
+        The arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status: 0 success, 2 usage or placekit error, 1 unexpected
+        error (a bug; set ``PLACEKIT_DEBUG=1`` for the traceback), 130 interrupted.
+    """
     parser = build_parser()
-    args = parser.parse_args(argv)
-    if getattr(args, "data", None) is None:
-        args.data = None
     try:
-        return int(args.func(args))
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # argparse: --help (0) or a usage error (2), already printed
+        return done.code if isinstance(done.code, int) else EXIT_USAGE
+    command = str(getattr(args, "command", "") or "")
+    debug = os.environ.get("PLACEKIT_DEBUG") == "1"
+    try:
+        with warnings.catch_warnings():
+            if not debug:
+                warnings.showwarning = _show_warning
+            return int(args.func(args))
     except PlacekitError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        if debug:
+            traceback.print_exc()
+        print(f"placekit: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"placekit: {command} interrupted; nothing half-written was kept.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as err:
+        if debug:
+            traceback.print_exc()
+        print(
+            f"placekit: unexpected error in `placekit {command}` ({type(err).__name__}: "
+            f"{str(err)[:300]}). This is a bug in placekit: please report it with the "
+            "command you ran. Set PLACEKIT_DEBUG=1 to print the full traceback.",
+            file=sys.stderr,
+        )
+        return EXIT_BUG
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,6 +14,20 @@ or polygon (``osmnx.graph_from_place`` / ``graph_from_polygon``). It is then
 3. reduced to arrays (node x/y, edge from/to, length, highway type) and cached
    as ``.npz`` so later loads skip the XML parse.
 
+The result does not depend on Python's hash seed. osmnx's simplification keeps
+``list(set(values))`` when the segments it merges carry different tags, so the
+order of such lists changes from run to run. Drive networks are therefore
+simplified with ``edge_attrs_differ=["highway"]`` (an edge never spans two road
+types, so its speed is exact), and any list that remains (walk networks,
+downloaded graphs) is resolved by a fixed rule (:func:`pick_highway`).
+
+The cache is written atomically (temporary file in the same folder, fsync,
+``os.replace``) and checked when read: a file that cannot be read, lacks an
+array, has inconsistent arrays or comes from another cache version is deleted,
+rebuilt and reported. Builders of the same cache take a lock file
+(``fcntl.flock``), so two processes never build it twice or collide; the second
+one loads what the first wrote.
+
 Speeds are explicit: walking at ``walk_speed_kmh`` (4.8 km/h by default, the
 usual planning figure of 80 m per minute); driving at a speed per highway type
 (:data:`DRIVE_SPEEDS_KMH`), used because the pack's OSM data has no maxspeed.
@@ -21,9 +35,13 @@ usual planning figure of 80 m per minute); driving at a speed per highway type
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import time
-from collections.abc import Callable
+import warnings
+import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +53,7 @@ from scipy.spatial import cKDTree
 
 from placekit.config import WORKING_CRS, cache_dir
 from placekit.errors import DataError
+from placekit.export import atomic_path
 
 __all__ = [
     "DRIVE_SPEEDS_KMH",
@@ -42,9 +61,10 @@ __all__ = [
     "WALK_SPEED_KMH",
     "StreetNetwork",
     "from_graph",
-    "from_polygon",
     "from_place_name",
+    "from_polygon",
     "load_network",
+    "pick_highway",
 ]
 
 MODES = ("walk", "drive")
@@ -52,12 +72,65 @@ WALK_SPEED_KMH = 4.8
 #: Urban speeds by OSM highway type, km/h (used where maxspeed is missing,
 #: which is everywhere in the pack). ``*_link`` roads take their parent's speed.
 DRIVE_SPEEDS_KMH: dict[str, float] = {
-    "motorway": 96.0, "trunk": 64.0, "primary": 48.0, "secondary": 40.0, "tertiary": 32.0,
-    "unclassified": 32.0, "residential": 32.0, "living_street": 16.0, "service": 16.0,
+    "motorway": 96.0,
+    "trunk": 64.0,
+    "primary": 48.0,
+    "secondary": 40.0,
+    "tertiary": 32.0,
+    "unclassified": 32.0,
+    "residential": 32.0,
+    "living_street": 16.0,
+    "service": 16.0,
     "road": 32.0,
 }
-_CACHE_VERSION = 3
+#: Version 4: drive edges split where the road type changes; lists of types
+#: resolved by :func:`pick_highway` (version 3 depended on the hash seed).
+_CACHE_VERSION = 4
+_ARRAYS = ("mode", "node_x", "node_y", "edge_u", "edge_v", "length_m", "highway", "version")
+#: Longest wait for another process building the same cache, in seconds.
+LOCK_TIMEOUT_S = 1800.0
 Progress = Callable[[str, float], None]
+
+
+def pick_highway(value: object) -> str:
+    """
+    One OSM highway type for an edge, the same on every run.
+
+    osmnx gives a list when it merged segments of several types, in an order
+    that depends on Python's hash seed. The most important class wins (the
+    order of :data:`DRIVE_SPEEDS_KMH`, fastest first, ``*_link`` after its
+    parent), then unknown types alphabetically.
+
+    Parameters
+    ----------
+    value
+        A highway tag, or a list of them; ``None`` gives ``"road"``.
+
+    Returns
+    -------
+    str
+        The chosen type.
+
+    Examples
+    --------
+    >>> pick_highway(["residential", "primary"])
+    'primary'
+    >>> pick_highway("footway")
+    'footway'
+    """
+    if value is None:
+        return "road"
+    if not isinstance(value, list | tuple | set):
+        return str(value)
+    if not value:
+        return "road"
+    classes = list(DRIVE_SPEEDS_KMH)
+
+    def rank(h: str) -> tuple[int, int, str]:
+        base = h.removesuffix("_link")
+        return (classes.index(base) if base in classes else len(classes), h != base, h)
+
+    return min((str(v) for v in value), key=rank)
 
 
 @dataclass
@@ -101,8 +174,12 @@ class StreetNetwork:
         """Whether edges are one-way (drive)."""
         return self.mode == "drive"
 
-    def edge_time_min(self, *, walk_speed_kmh: float = WALK_SPEED_KMH,
-                      drive_speeds_kmh: dict[str, float] | None = None) -> np.ndarray:
+    def edge_time_min(
+        self,
+        *,
+        walk_speed_kmh: float = WALK_SPEED_KMH,
+        drive_speeds_kmh: dict[str, float] | None = None,
+    ) -> np.ndarray:
         """Travel time of every edge in minutes for this network's mode."""
         if self.mode == "walk":
             return self.length_m / (walk_speed_kmh * 1000.0 / 60.0)
@@ -126,26 +203,135 @@ class StreetNetwork:
         return i.astype(np.int64), d
 
     def save(self, path: Path) -> None:
-        """Write the arrays to a ``.npz`` cache file."""
+        """
+        Write the arrays to a ``.npz`` cache file, atomically.
+
+        The file is written under a temporary name in the same folder, flushed
+        to disk and renamed over ``path``, so a reader never sees half a file
+        and a crash mid-write leaves the previous cache (or none) in place.
+        """
+        path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, mode=self.mode, node_x=self.node_x, node_y=self.node_y, edge_u=self.edge_u,
-                 edge_v=self.edge_v, length_m=self.length_m, highway=self.highway.astype(str),
-                 info=np.array(repr(self.info)), version=_CACHE_VERSION)
-        tmp.replace(path)
+        with atomic_path(path) as tmp, tmp.open("wb") as f:
+            np.savez(
+                f,
+                mode=self.mode,
+                node_x=self.node_x,
+                node_y=self.node_y,
+                edge_u=self.edge_u,
+                edge_v=self.edge_v,
+                length_m=self.length_m,
+                highway=self.highway.astype(str),
+                info=np.array(repr(self.info)),
+                version=_CACHE_VERSION,
+            )
 
     @classmethod
-    def load(cls, path: Path) -> StreetNetwork:
-        """Read a network written by :meth:`save`."""
-        with np.load(path, allow_pickle=False) as z:
-            if int(z["version"]) != _CACHE_VERSION:
-                msg = f"Network cache {path} is from another placekit version; delete it to rebuild."
-                raise DataError(msg)
-            return cls(str(z["mode"]), z["node_x"], z["node_y"], z["edge_u"], z["edge_v"],
-                       z["length_m"], z["highway"], {"cache": str(path)})
+    def load(cls, path: Path, *, mode: str | None = None) -> StreetNetwork:
+        """
+        Read a network written by :meth:`save`, checking it on the way.
+
+        Parameters
+        ----------
+        path
+            The ``.npz`` cache file.
+        mode
+            The mode the caller expects; ``None`` accepts either.
+
+        Returns
+        -------
+        StreetNetwork
+
+        Raises
+        ------
+        DataError
+            If the file cannot be read (truncated, not a zip, unreadable), lacks
+            an array, comes from another cache version, or its arrays do not fit
+            together (lengths differ, edge ends out of range, non-finite or
+            negative lengths). The message says what is wrong.
+        """
+        path = Path(path)
+        try:
+            # open the file ourselves so it is closed even when numpy cannot parse it
+            with path.open("rb") as f:
+                z = np.load(f, allow_pickle=False)
+                if not isinstance(z, np.lib.npyio.NpzFile):
+                    msg = f"Network cache {path} is a single array, not an .npz archive."
+                    raise DataError(msg)
+                with z:
+                    missing = [k for k in _ARRAYS if k not in z.files]
+                    if missing:
+                        msg = f"Network cache {path} lacks array(s) {missing}."
+                        raise DataError(msg)
+                    arrays = {k: z[k] for k in _ARRAYS}
+        except DataError:
+            raise
+        except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as err:
+            msg = f"Network cache {path} cannot be read ({type(err).__name__}: {err})."
+            raise DataError(msg) from err
+        version = arrays["version"]
+        if (
+            version.shape != ()
+            or not np.issubdtype(version.dtype, np.integer)
+            or int(version) != _CACHE_VERSION
+        ):
+            msg = (
+                f"Network cache {path} is version {version.tolist()!r}; this placekit "
+                f"writes version {_CACHE_VERSION}."
+            )
+            raise DataError(msg)
+        net = cls(
+            str(arrays["mode"]),
+            arrays["node_x"],
+            arrays["node_y"],
+            arrays["edge_u"],
+            arrays["edge_v"],
+            arrays["length_m"],
+            arrays["highway"],
+            {"cache": str(path)},
+        )
+        problem = net._problem(mode)
+        if problem:
+            msg = f"Network cache {path} is inconsistent: {problem}."
+            raise DataError(msg)
+        return net
+
+    def _problem(self, mode: str | None) -> str | None:
+        """What is wrong with the arrays, or ``None`` when they fit together."""
+        if self.mode not in MODES or (mode is not None and self.mode != mode):
+            return f"mode is {self.mode!r}, expected {mode or list(MODES)!r}"
+        n, m = self.node_x.size, self.edge_u.size
+        shapes = {
+            "node_x": (self.node_x, n),
+            "node_y": (self.node_y, n),
+            "edge_u": (self.edge_u, m),
+            "edge_v": (self.edge_v, m),
+            "length_m": (self.length_m, m),
+            "highway": (self.highway, m),
+        }
+        for name, (arr, size) in shapes.items():
+            if arr.ndim != 1 or arr.size != size:
+                return f"{name} has shape {arr.shape}, expected ({size},)"
+        if n == 0:
+            return "it has no nodes"
+        for name in ("node_x", "node_y", "length_m"):
+            arr = getattr(self, name)
+            if not np.issubdtype(arr.dtype, np.floating) or not np.isfinite(arr).all():
+                return f"{name} is not all finite numbers"
+        for name in ("edge_u", "edge_v"):
+            arr = getattr(self, name)
+            if not np.issubdtype(arr.dtype, np.integer):
+                return f"{name} holds {arr.dtype}, not integers"
+            if m and (arr.min() < 0 or arr.max() >= n):
+                return f"{name} points outside the {n} nodes"
+        if m and self.length_m.min() < 0:
+            return "length_m has negative lengths"
+        return None
 
 
-def from_graph(graph: nx.MultiDiGraph, mode: str, *, info: dict[str, object] | None = None) -> StreetNetwork:
+def from_graph(
+    graph: nx.MultiDiGraph, mode: str, *, info: dict[str, object] | None = None
+) -> StreetNetwork:
     """
     Turn an osmnx graph (unprojected, lon/lat) into a cleaned :class:`StreetNetwork`.
 
@@ -157,7 +343,11 @@ def from_graph(graph: nx.MultiDiGraph, mode: str, *, info: dict[str, object] | N
     if graph.number_of_nodes() == 0:
         msg = "The street graph has no nodes; check the OSM file or the place name."
         raise DataError(msg)
-    comps = nx.strongly_connected_components(graph) if mode == "drive" else nx.weakly_connected_components(graph)
+    comps = (
+        nx.strongly_connected_components(graph)
+        if mode == "drive"
+        else nx.weakly_connected_components(graph)
+    )
     keep = max(comps, key=len)
     nodes = sorted(keep)
     pos = {n: i for i, n in enumerate(nodes)}
@@ -172,8 +362,7 @@ def from_graph(graph: nx.MultiDiGraph, mode: str, *, info: dict[str, object] | N
             us.append(pos[u])
             vs.append(pos[v])
             geoms.append(d.get("geometry"))
-            h = d.get("highway", "road")
-            hw.append(h[0] if isinstance(h, list) else str(h))
+            hw.append(pick_highway(d.get("highway")))
     u_a, v_a = np.array(us, dtype=np.int64), np.array(vs, dtype=np.int64)
     # lengths measured in EPSG:27700 along each edge's geometry (straight where it has none),
     # so network lengths, snap distances and straight lines share one metric
@@ -182,26 +371,112 @@ def from_graph(graph: nx.MultiDiGraph, mode: str, *, info: dict[str, object] | N
     has_geom = np.array([g is not None for g in geoms], dtype=bool)
     if has_geom.any():
         lines = np.array([g for g in geoms if g is not None], dtype=object)
-        projected = shapely.transform(lines, lambda c: np.column_stack(tr.transform(c[:, 0], c[:, 1])))
+        projected = shapely.transform(
+            lines, lambda c: np.column_stack(tr.transform(c[:, 0], c[:, 1]))
+        )
         length[has_geom] = shapely.length(projected)
     highway = np.array(hw, dtype=str)
     if mode == "walk":  # make sure every edge can be walked both ways
         u_a, v_a = np.concatenate([u_a, v_a]), np.concatenate([v_a, u_a])
         length, highway = np.concatenate([length, length]), np.concatenate([highway, highway])
     meta = dict(info or {})
-    meta.update(nodes_in=graph.number_of_nodes(), nodes_kept=len(nodes),
-                nodes_dropped=graph.number_of_nodes() - len(nodes))
+    meta.update(
+        nodes_in=graph.number_of_nodes(),
+        nodes_kept=len(nodes),
+        nodes_dropped=graph.number_of_nodes() - len(nodes),
+    )
     return StreetNetwork(mode, np.asarray(x), np.asarray(y), u_a, v_a, length, highway, meta)
 
 
 def _cache_path(osm_path: Path, mode: str) -> Path:
     st = osm_path.stat()
-    key = hashlib.sha1(f"{osm_path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{mode}|{_CACHE_VERSION}".encode())
+    key = hashlib.sha1(
+        f"{osm_path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{mode}|{_CACHE_VERSION}".encode()
+    )
     return cache_dir() / f"{osm_path.name.split('.')[0]}_{mode}_{key.hexdigest()[:12]}.npz"
 
 
-def load_network(osm_path: Path, mode: str, *, use_cache: bool = True,
-                 progress: Progress | None = None) -> StreetNetwork:
+def _graph_from_xml(osm_path: Path, mode: str) -> nx.MultiDiGraph:
+    """Parse and simplify an OSM XML file; drive edges never span two road types."""
+    import osmnx as ox
+
+    graph = ox.graph_from_xml(
+        osm_path, bidirectional=(mode == "walk"), simplify=False, retain_all=True
+    )
+    return ox.simplify_graph(graph, edge_attrs_differ=["highway"] if mode == "drive" else None)
+
+
+def _read_cache(cache: Path, mode: str, say: Progress) -> StreetNetwork | None:
+    """The cached network, or ``None`` when there is none or it was bad (then deleted)."""
+    if not cache.is_file():
+        return None
+    try:
+        return StreetNetwork.load(cache, mode=mode)
+    except DataError as err:
+        reason = str(err)
+    with contextlib.suppress(FileNotFoundError):
+        cache.unlink()
+    msg = f"{reason} It was deleted and the {mode} network is being rebuilt."
+    say(msg, 0.0)
+    warnings.warn(msg, UserWarning, stacklevel=3)
+    return None
+
+
+@contextlib.contextmanager
+def _build_lock(lock: Path, *, timeout_s: float, say: Progress) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``lock`` (no-op where ``fcntl`` is missing)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: atomic replace still protects the file
+        yield
+        return
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        t0 = time.monotonic()
+        told = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                waited = time.monotonic() - t0
+                if waited >= timeout_s:
+                    msg = (
+                        f"Gave up after {waited:.0f} s waiting for another placekit process "
+                        f"that is building the same network cache (lock {lock}). Let it "
+                        "finish, or stop it, then run again."
+                    )
+                    raise DataError(msg) from None
+                if not told:
+                    say(
+                        f"Another process is building this network; waiting for it (lock {lock})",
+                        0.05,
+                    )
+                    told = True
+                time.sleep(0.1)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _build(osm_path: Path, mode: str, say: Progress) -> StreetNetwork:
+    t0 = time.perf_counter()
+    say(f"Reading {osm_path.name} (first build; later loads use the cache)", 0.05)
+    graph = _graph_from_xml(osm_path, mode)
+    say("Projecting to EPSG:27700 and keeping the largest connected component", 0.8)
+    net = from_graph(graph, mode, info={"source": str(osm_path)})
+    net.info["build_s"] = time.perf_counter() - t0
+    return net
+
+
+def load_network(
+    osm_path: Path,
+    mode: str,
+    *,
+    use_cache: bool = True,
+    progress: Progress | None = None,
+    lock_timeout_s: float = LOCK_TIMEOUT_S,
+) -> StreetNetwork:
     """
     Build (or load from cache) a street network from an OSM XML file.
 
@@ -215,29 +490,49 @@ def load_network(osm_path: Path, mode: str, *, use_cache: bool = True,
     use_cache
         Read and write the ``.npz`` cache in :func:`placekit.config.cache_dir`.
     progress
-        Called as ``progress(message, fraction)`` during a first build.
+        Called as ``progress(message, fraction)`` during a first build, while
+        waiting for another process's build, and when a bad cache is rebuilt.
+    lock_timeout_s
+        Longest wait, in seconds, for another process building the same cache.
 
     Returns
     -------
     StreetNetwork
-    """
-    import osmnx as ox
+        The same arrays on every run for the same file.
 
+    Raises
+    ------
+    DataError
+        If there is no OSM file, or another process held the build lock for
+        longer than ``lock_timeout_s``.
+
+    Warns
+    -----
+    UserWarning
+        When a cache file was unreadable or inconsistent: it is deleted and
+        rebuilt, never reused.
+    """
     osm_path = Path(osm_path)
+    if mode not in MODES:
+        msg = f"mode must be one of {list(MODES)}; got {mode!r}."
+        raise DataError(msg)
     if not osm_path.is_file():
         msg = f"No OSM file at {osm_path}."
         raise DataError(msg)
+    say: Progress = progress or (lambda _m, _f: None)
+    if not use_cache:
+        built = _build(osm_path, mode, say)
+        say("Network ready", 1.0)
+        return built
     cache = _cache_path(osm_path, mode)
-    if use_cache and cache.is_file():
-        return StreetNetwork.load(cache)
-    say = progress or (lambda _m, _f: None)
-    t0 = time.perf_counter()
-    say(f"Reading {osm_path.name} (first build; later loads use the cache)", 0.05)
-    graph = ox.graph_from_xml(osm_path, bidirectional=(mode == "walk"), simplify=True, retain_all=True)
-    say("Projecting to EPSG:27700 and keeping the largest connected component", 0.8)
-    net = from_graph(graph, mode, info={"source": str(osm_path)})
-    net.info["build_s"] = time.perf_counter() - t0
-    if use_cache:
+    cached = _read_cache(cache, mode, say)
+    if cached is not None:
+        return cached
+    with _build_lock(cache.with_name(cache.name + ".lock"), timeout_s=lock_timeout_s, say=say):
+        cached = _read_cache(cache, mode, say)  # another process may have built it meanwhile
+        if cached is not None:
+            return cached
+        net = _build(osm_path, mode, say)
         say("Saving the network cache", 0.95)
         net.save(cache)
     say("Network ready", 1.0)
@@ -257,7 +552,8 @@ def from_polygon(polygon: object, mode: str) -> StreetNetwork:  # pragma: no cov
     """
     import osmnx as ox
 
-    graph = ox.graph_from_polygon(polygon, network_type=mode, simplify=True, retain_all=False)
+    graph = ox.graph_from_polygon(polygon, network_type=mode, simplify=False, retain_all=False)
+    graph = ox.simplify_graph(graph, edge_attrs_differ=["highway"] if mode == "drive" else None)
     return from_graph(graph, mode, info={"source": "osmnx download: polygon"})
 
 
@@ -274,5 +570,6 @@ def from_place_name(query: str, mode: str) -> StreetNetwork:  # pragma: no cover
     """
     import osmnx as ox
 
-    graph = ox.graph_from_place(query, network_type=mode, simplify=True, retain_all=False)
+    graph = ox.graph_from_place(query, network_type=mode, simplify=False, retain_all=False)
+    graph = ox.simplify_graph(graph, edge_attrs_differ=["highway"] if mode == "drive" else None)
     return from_graph(graph, mode, info={"source": f"osmnx download: {query}"})
