@@ -6,6 +6,7 @@ or level is known in advance. Called by :func:`placekit.place.load_place`.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -288,6 +289,15 @@ def _keyed(pack: Pack, role: str, idx: pd.Index) -> pd.DataFrame:
     return t.drop_duplicates(key).set_index(key).reindex(idx)
 
 
+def _incomplete(pack: Pack, role: str, table: pd.DataFrame) -> str | None:
+    """Why a table role cannot be used as it is: LSOAs with no row at all (a cut or truncated file)."""
+    absent = table.index[table.isna().all(axis=1)]
+    if len(absent) == 0:
+        return None
+    return (f"{pack.file(role).name} has no row for {len(absent)} of the {len(table)} LSOAs "
+            f"(e.g. {list(absent[:3])}); is the file complete?")
+
+
 def _census(
     catalogue: Catalogue, census: pd.DataFrame, unavailable: dict[str, str]
 ) -> tuple[dict[str, pd.Series], pd.DataFrame]:
@@ -392,9 +402,17 @@ def build_indicators(pack: Pack, lsoa: gpd.GeoDataFrame, catalogue: Catalogue) -
         )
         raise DataError(msg)
     tables: dict[str, pd.DataFrame] = {}
+    broken: dict[str, str] = {}
     for role in _TABLE_SOURCES:
         if pack.has(role):
-            tables[role] = _keyed(pack, role, idx)
+            t = _keyed(pack, role, idx)
+            why = _incomplete(pack, role, t)
+            if why is None:
+                tables[role] = t
+            else:  # never averaged over the rows that happen to be there
+                broken[role] = why
+                warnings.warn(f"Pack {pack.name!r}: {why} Its indicators are unavailable.",
+                              UserWarning, stacklevel=3)
     lookup11: pd.DataFrame | None = None
     population11: pd.Series | None = None
     if pack.has("lookup11"):
@@ -455,6 +473,8 @@ def build_indicators(pack: Pack, lsoa: gpd.GeoDataFrame, catalogue: Catalogue) -
                 "points_per_1000": 1000.0 * counts / population,
                 "points_per_km2": counts / lsoa["area_km2"],
             }[src]
+        elif src in broken:
+            unavailable[i] = broken[src]
         elif src == "brownfield":
             if pack.has("brownfield") and pack.has("msoa11"):
                 values[i] = _brownfield(pack, lsoa)

@@ -1366,10 +1366,15 @@ class ScenarioEngine:
         if self.demand is not None or assumed:
             self._demand_changes(areas, states, pop.reindex(index), notes, assumed or {})
         localities = {lvl: self._aggregate(areas, lvl) for lvl in self.place.levels}
-        dec = self.place.indicators["imd2025_decile"]
         newly_cols = [c for c in areas if c.endswith("_people_newly_within")]
-        by_dec = areas[newly_cols].groupby(dec).sum()
-        by_dec["population"] = pop.groupby(dec).sum()
+        if "imd2025_decile" in self.place.indicators:
+            dec = self.place.indicators["imd2025_decile"]
+            by_dec = areas[newly_cols].groupby(dec).sum()
+            by_dec["population"] = pop.groupby(dec).sum()
+        else:  # the pack has no IoD 2025: say so rather than fail
+            by_dec = pd.DataFrame(columns=[*newly_cols, "population"])
+            notes.append(f"No IMD 2025 deciles for {self.place.name}: "
+                         f"{self.place.unavailable.get('imd2025_decile', 'not in the pack')}.")
         by_dec.index.name = "imd2025_decile"
         return ScenarioResult(sc, areas, localities, by_dec, time.perf_counter() - t0, notes)
 

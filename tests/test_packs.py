@@ -209,3 +209,18 @@ def test_wheel_ships_catalogue_layers_and_manifests(tmp_path, pack_dir):
         env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"},
     )
     assert out.stdout.split() == ["87", "Sheffield"]
+
+
+def test_truncated_pack_table_is_refused_not_averaged(pack_dir, tmp_path):
+    """A cut-off IoD file must not give localities a mean over the rows that happen to be left."""
+    src = pack_dir / "deprivation" / "imd2025_sheffield_lsoa21.csv"
+    lines = src.read_text(encoding="utf-8").splitlines()
+    short = tmp_path / "imd_short.csv"
+    short.write_text("\n".join(lines[:201]) + "\n", encoding="utf-8")  # header + 200 of 343 rows
+    m = _sheffield_manifest(pack_dir)
+    m["roles"]["imd2025"]["file"] = str(short)
+    with pytest.warns(UserWarning, match=r"imd_short.csv has no row for 143 of the 343 LSOAs"):
+        place = load_place(_write(tmp_path / "p", m))
+    assert "imd2025_score" not in place.indicators
+    assert "is the file complete?" in place.unavailable["imd2025_score"]
+    assert place.table("ward", ["bad_health_pct"])["bad_health_pct"].notna().all()
