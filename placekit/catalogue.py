@@ -191,5 +191,12 @@ def load_catalogue(path: str | Path | None = None) -> Catalogue:
     if not p.is_file():
         msg = f"No indicator catalogue at {p}."
         raise DataError(msg)
-    table = pd.read_csv(p, dtype=str, keep_default_na=False).set_index("id")
-    return Catalogue(_check(table, source=str(p)))
+    try:
+        table = pd.read_csv(p, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        msg = f"{p} is not a readable catalogue CSV ({type(exc).__name__}: {exc})."
+        raise SchemaError(msg) from exc
+    if "id" not in table.columns:
+        msg = f"{p} has no 'id' column; the catalogue's columns are {list(COLUMNS)}."
+        raise SchemaError(msg)
+    return Catalogue(_check(table.set_index("id"), source=str(p)))
