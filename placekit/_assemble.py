@@ -290,7 +290,7 @@ def _keyed(pack: Pack, role: str, idx: pd.Index) -> pd.DataFrame:
 
 
 def _incomplete(pack: Pack, role: str, table: pd.DataFrame) -> str | None:
-    """Why a table role cannot be used as it is: LSOAs with no row at all (a cut or truncated file)."""
+    """Why a table role cannot be used as it is: LSOAs with no row (a cut or truncated file)."""
     absent = table.index[table.isna().all(axis=1)]
     if len(absent) == 0:
         return None

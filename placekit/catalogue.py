@@ -121,7 +121,7 @@ class Catalogue:
         Parameters
         ----------
         metas
-            ``{id: {column: value}}`` for the columns of :data:`COLUMNS`; missing ones are empty.
+            ``{id: {column: value}}`` for the columns of :data:`COLUMNS` (missing ones empty).
         """
         if not metas:
             return self
@@ -130,7 +130,8 @@ class Catalogue:
             row = dict.fromkeys(COLUMNS[1:], "")
             row.update({k: str(v) for k, v in meta.items()})
             rows.append(row)
-        extra = pd.DataFrame(rows, index=pd.Index(list(metas), name="id"), columns=list(COLUMNS[1:]))
+        extra = pd.DataFrame(rows, index=pd.Index(list(metas), name="id"),
+                             columns=list(COLUMNS[1:]))
         table = pd.concat([self.table.drop(index=list(metas), errors="ignore"), extra])
         return Catalogue(_check(table, source="user indicator"))
 
