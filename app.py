@@ -146,18 +146,24 @@ def static_base(pack: str, level: str) -> tuple[list, list]:
     return pl.to_static(city_base(pack), STATIC_DIR), pl.to_static(top_layers(pack, level), STATIC_DIR)
 
 
+@st.cache_resource(show_spinner=False)
+def static_area_file(pack: str, level: str, ids: tuple[str, ...], _place: placekit.Place) -> str:
+    """The served file of a pack's areas and indicators at ``level``: written once per server, not per session."""
+    table = _place.table(level, list(ids))
+    worse = {i: _place.catalogue.row(i)["direction"] != "higher_better" for i in ids}
+    return pl.write_static_areas(table, STATIC_DIR, higher_is_worse=worse,
+                                 locality=_place.lsoa[f"{_place.locality_level}_name"] if level == "lsoa" else None)
+
+
 def static_areas(place: placekit.Place, level: str) -> str:
-    """File (under static/) with this place's areas and indicators at ``level``; written once per place."""
+    """File (under static/) with this place's areas and indicators at ``level``."""
     # uploaded (user_) indicators never go into a served file: they stay inline, in this session only
-    ids = [i for i in place.indicators.columns if not i.startswith("user_")]
-    written = st.session_state.setdefault("static_areas", {})
-    key = (str(place.data_dir), level, tuple(ids))
-    if key not in written:
-        table = place.table(level, ids)
-        worse = {i: place.catalogue.row(i)["direction"] != "higher_better" for i in ids}
-        written[key] = pl.write_static_areas(table, STATIC_DIR, higher_is_worse=worse,
-                                             locality=place.lsoa[f"{LOC}_name"] if level == "lsoa" else None)
-    return written[key]
+    ids = tuple(i for i in place.indicators.columns if not i.startswith("user_"))
+    name = static_area_file(str(place.data_dir), level, ids, place)
+    if not (STATIC_DIR / name).is_file():  # the folder was cleared since: write it again
+        static_area_file.clear()
+        name = static_area_file(str(place.data_dir), level, ids, place)
+    return name
 
 
 def with_access(place: placekit.Place) -> placekit.Place:

@@ -23,6 +23,7 @@ from pydeck.bindings.json_tools import default_serialize
 
 from placekit import pack
 from placekit.config import DISPLAY_CRS
+from placekit.export import atomic_path
 
 if TYPE_CHECKING:
     from placekit.place import Place
@@ -256,9 +257,8 @@ def write_static_areas(table: gpd.GeoDataFrame, folder: Path, *, locality: pd.Se
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / name
     if not target.exists():
-        tmp = target.with_suffix(".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(target)
+        with atomic_path(target) as tmp:  # unique temp name: two sessions never share one
+            tmp.write_text(text, encoding="utf-8")
     return name
 
 
@@ -281,9 +281,8 @@ def to_static(layers: list[pdk.Layer], folder: Path, *, url_prefix: str = "app/s
             name = f"layer_{hashlib.sha1(text.encode()).hexdigest()[:16]}.geojson"
             target = folder / name
             if not target.exists():
-                tmp = target.with_suffix(".tmp")
-                tmp.write_text(text, encoding="utf-8")
-                tmp.replace(target)
+                with atomic_path(target) as tmp:
+                    tmp.write_text(text, encoding="utf-8")
             layer = copy.copy(layer)
             layer.data = f"{url_prefix}/{name}"
         out.append(layer)

@@ -532,6 +532,10 @@ def load_network(
         cached = _read_cache(cache, mode, say)  # another process may have built it meanwhile
         if cached is not None:
             return cached
+        # temp files of a build that was killed: nobody else can be writing them under the lock
+        for stale in cache.parent.glob(f".{cache.stem}*.tmp*"):
+            with contextlib.suppress(OSError):
+                stale.unlink()
         net = _build(osm_path, mode, say)
         say("Saving the network cache", 0.95)
         net.save(cache)
