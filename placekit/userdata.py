@@ -163,6 +163,11 @@ _NO_LINK = ("://", "\u2236//")  # ratio sign: an address stays readable but is n
 
 Source = str | Path | bytes | bytearray | memoryview | IO[bytes]
 
+#: What a damaged zip (XLSX, zipped Shapefile) can raise while it is read.
+_UNZIP_ERRORS = (
+    zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError,
+)
+
 
 # ----------------------------------------------------------------------------- text
 
@@ -356,14 +361,7 @@ def _refuse_xml_declarations(zf: zipfile.ZipFile, label: str) -> None:
                         )
                         raise DataError(msg)
                     tail = block[-16:]
-        except (
-            zipfile.BadZipFile,
-            OSError,
-            ValueError,
-            EOFError,
-            NotImplementedError,
-            RuntimeError,
-        ) as err:
+        except _UNZIP_ERRORS as err:
             msg = (
                 f"{label} is damaged: part {_q(info.filename)} cannot be unpacked "
                 f"({safe_text(err)}). Open it in Excel and save it again, or save it as CSV."
@@ -1371,14 +1369,7 @@ def _read_spatial(raw: bytes, label: str, fname: str) -> tuple[gpd.GeoDataFrame,
                         ".cpg",
                     ):
                         (folder / f"upload{ext}").write_bytes(zf.read(info))
-            except (
-                zipfile.BadZipFile,
-                OSError,
-                ValueError,
-                EOFError,
-                NotImplementedError,
-                RuntimeError,
-            ) as err:
+            except _UNZIP_ERRORS as err:
                 msg = f"{label} is damaged: it cannot be unpacked ({safe_text(err)})."
                 raise DataError(msg) from None
             path = folder / "upload.shp"
