@@ -454,8 +454,31 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _audit(args: argparse.Namespace) -> int:
+    from placekit.audit import audit_file
+
+    src = Path(args.file)
+    if not src.is_file():
+        msg = f"No file at {src}; give the CSV or XLSX of counts by LSOA to audit."
+        raise DataError(msg)
+    place: Any = _place(args)
+    audits = audit_file(place, src)
+    if not audits:
+        print(f"{src.name} holds no count columns: nothing to protect.")
+        return 0
+    for a in audits:
+        print(a.summary())
+    ok = all(a.result.ok for a in audits)
+    print("Verdict: every hidden cell is protected." if ok
+          else "Verdict: some hidden cells could be recovered or narrowed; do not publish.")
+    return 0 if ok else 1
+
+
 def register(sub: argparse._SubParsersAction, level_help: str) -> None:  # type: ignore[type-arg]
     """Add the analysis subcommands to the ``placekit`` parser."""
+    s = sub.add_parser("audit", help="attack an upload's published tables as an attacker would")
+    s.add_argument("file", help="CSV or XLSX of counts by LSOA (2011 or 2021 codes)")
+    s.set_defaults(func=_audit)
     s = sub.add_parser("cluster", help="neighbourhood typology (OAC method)")
     s.add_argument("--k", type=whole_k, help=f"number of types, 2 to {MAX_K}")
     s.add_argument("--choose-k", action="store_true")

@@ -72,3 +72,16 @@ def test_audit_file_reports_each_count(place, tmp_path):
         assert "user_" in a.summary()
     with pytest.raises(DataError, match="'imd2025_score' is not an uploaded count"):
         audit_place(place, "imd2025_score")
+
+
+def test_cli_audit(place, tmp_path, capsys):
+    from placekit.cli import main
+
+    f = tmp_path / "counts.csv"
+    rows = [f"{c},{i % 6}" for i, c in enumerate(place.lsoa.index)]
+    f.write_text("lsoa_code,referrals\n" + "\n".join(rows), encoding="utf-8")
+    assert main(["audit", str(f)]) == 0
+    out = capsys.readouterr().out
+    assert "user_referrals" in out and "Verdict: every hidden cell is protected." in out
+    assert main(["audit", str(tmp_path / "missing.csv")]) == 2
+    assert "No file at" in capsys.readouterr().err
