@@ -63,7 +63,7 @@ def test_validate_manifest_raises_only_placekit_errors(m):
 
 
 @settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(st.binary(max_size=300) | st.text(max_size=300).map(str.encode))
 def test_open_pack_on_any_manifest_bytes(tmp_path_factory, raw):
@@ -74,7 +74,7 @@ def test_open_pack_on_any_manifest_bytes(tmp_path_factory, raw):
 
 
 @settings(
-    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(st.lists(st.lists(st.text(max_size=12), min_size=1, max_size=15), min_size=1, max_size=6))
 def test_load_catalogue_on_any_csv(tmp_path_factory, rows):

@@ -270,7 +270,7 @@ def csv_files(draw, codes):
 def test_fuzz_csv_tables(place, codes):
     seen = {"loaded": 0, "refused": 0}
 
-    @settings(max_examples=450, **SETTINGS)
+    @settings(max_examples=650, **SETTINGS)
     @given(csv_files(codes), st.sampled_from(["auto", "auto", "count", "rate"]))
     def check(case, kind):
         body, name, encoding = case
@@ -278,7 +278,7 @@ def test_fuzz_csv_tables(place, codes):
 
     check()
     print(seen)
-    assert sum(seen.values()) >= 450
+    assert sum(seen.values()) >= 650
     assert seen["loaded"] >= 10 and seen["refused"] >= 100, seen
 
 
@@ -485,7 +485,7 @@ def geojson_files(draw):
 def test_fuzz_geojson_points(place):
     seen = {"loaded": 0, "refused": 0}
 
-    @settings(max_examples=300, **SETTINGS)
+    @settings(max_examples=1000, **SETTINGS)
     @given(geojson_files(), st.sampled_from(["areas", "areas", "points", "none"]))
     def check(case, map_layer):
         body, name = case
@@ -493,7 +493,7 @@ def test_fuzz_geojson_points(place):
 
     check()
     print(seen)
-    assert sum(seen.values()) >= 300
+    assert sum(seen.values()) >= 1000
     assert seen["loaded"] >= 10 and seen["refused"] >= 50, seen
 
 
