@@ -24,11 +24,20 @@ def main() -> None:
     eng = ScenarioEngine(place, demand="bad_health_pct")
     eng.baseline("gp")
     eff = eng.effect("gp")
-    sites = {"GP in Sheffield 069C (Beauchief and Greenhill, IMD decile 1)": {"lon": -1.4917, "lat": 53.3215},
-             "GP in Sheffield 003B (West Ecclesfield, IMD decile 1)": {"lon": -1.4973, "lat": 53.4717}}
+    sites = {
+        "GP in Sheffield 069C (Beauchief and Greenhill, IMD decile 1)": {
+            "lon": -1.4917,
+            "lat": 53.3215,
+        },
+        "GP in Sheffield 003B (West Ecclesfield, IMD decile 1)": {"lon": -1.4973, "lat": 53.4717},
+    }
     for name, loc in sites.items():
-        sc = {"placekit_scenario": 1, "name": name, "threshold_min": 15,
-              "interventions": [{"type": "add_facility", "facility": "gp", **loc}]}
+        sc = {
+            "placekit_scenario": 1,
+            "name": name,
+            "threshold_min": 15,
+            "interventions": [{"type": "add_facility", "facility": "gp", **loc}],
+        }
         eng.apply(sc)
         t0 = time.perf_counter()
         res = eng.apply(sc)
@@ -45,18 +54,34 @@ def main() -> None:
         a = res.areas
         helped = a[a["gp_min_change"] < -0.5]
         dec = res.by_imd_decile["gp_people_newly_within"]
-        print(f"\n{name}: whole scenario applied in {apply_s:.2f} s (access, people, demand change from "
-              f"the estimated effect, localities); its access step: incremental {inc_s * 1000:.1f} ms vs full re-solve "
-              f"{full_s * 1000:.1f} ms (ratio {full_s / inc_s:.1f}x)")
-        print(f"  neighbourhoods with >0.5 min shorter walks: {len(helped)}; people newly within 15 min: "
-              f"{a['gp_people_newly_within'].sum():,.0f}, of whom in IMD decile 1-2: {dec.loc[[1.0, 2.0]].sum():,.0f}")
-        cols = ["gp_min_base", "gp_min_scn", "gp_people_newly_within", "gp_demand_change",
-                "gp_demand_change_lower", "gp_demand_change_upper"]
+        print(
+            f"\n{name}: whole scenario applied in {apply_s:.2f} s (access, people, demand change from "
+            f"the estimated effect, localities); its access step: incremental {inc_s * 1000:.1f} ms vs full re-solve "
+            f"{full_s * 1000:.1f} ms (ratio {full_s / inc_s:.1f}x)"
+        )
+        print(
+            f"  neighbourhoods with >0.5 min shorter walks: {len(helped)}; people newly within 15 min: "
+            f"{a['gp_people_newly_within'].sum():,.0f}, of whom in IMD decile 1-2: {dec.loc[[1.0, 2.0]].sum():,.0f}"
+        )
+        cols = [
+            "gp_min_base",
+            "gp_min_scn",
+            "gp_people_newly_within",
+            "gp_demand_change",
+            "gp_demand_change_lower",
+            "gp_demand_change_upper",
+        ]
         print(helped.sort_values("gp_min_change")[cols].head(6).round(2).to_string())
         print("  " + res.notes[-1])
-    print(pd.Series({"effect of GP walk time on bad health (per minute)": round(eff.estimate, 4),
-                     "95 % interval": f"{eff.lower:.4f} to {eff.upper:.4f}",
-                     "method": eff.method}).to_string())
+    print(
+        pd.Series(
+            {
+                "effect of GP walk time on bad health (per minute)": round(eff.estimate, 4),
+                "95 % interval": f"{eff.lower:.4f} to {eff.upper:.4f}",
+                "method": eff.method,
+            }
+        ).to_string()
+    )
     print(eff.sentence)
 
 

@@ -29,14 +29,30 @@ __all__ = [
 ]
 
 
-
 COLUMNS = (
-    "id", "label", "theme", "unit", "direction", "kind", "aggregation", "weight",
-    "tier", "source", "year", "geography", "licence", "derivation",
+    "id",
+    "label",
+    "theme",
+    "unit",
+    "direction",
+    "kind",
+    "aggregation",
+    "weight",
+    "tier",
+    "source",
+    "year",
+    "geography",
+    "licence",
+    "derivation",
 )
 THEMES = (
-    "planning", "housing", "transport", "leisure and green space",
-    "community assets", "health and care demand", "deprivation context",
+    "planning",
+    "housing",
+    "transport",
+    "leisure and green space",
+    "community assets",
+    "health and care demand",
+    "deprivation context",
 )
 DIRECTIONS = ("higher_worse", "higher_better", "neutral")
 #: sum: counts are added; weighted_mean: rates and scores are averaged with the
@@ -130,8 +146,9 @@ class Catalogue:
             row = dict.fromkeys(COLUMNS[1:], "")
             row.update({k: str(v) for k, v in meta.items()})
             rows.append(row)
-        extra = pd.DataFrame(rows, index=pd.Index(list(metas), name="id"),
-                             columns=list(COLUMNS[1:]))
+        extra = pd.DataFrame(
+            rows, index=pd.Index(list(metas), name="id"), columns=list(COLUMNS[1:])
+        )
         table = pd.concat([self.table.drop(index=list(metas), errors="ignore"), extra])
         return Catalogue(_check(table, source="user indicator"))
 
@@ -187,7 +204,9 @@ def load_catalogue(path: str | Path | None = None) -> Catalogue:
         shipped = resources.files("placekit.data").joinpath("indicators.csv")
         with shipped.open("r", encoding="utf-8") as fh:
             table = pd.read_csv(fh, dtype=str, keep_default_na=False).set_index("id")
-        return Catalogue(_check(table, source="placekit's indicator catalogue (data/indicators.csv)"))
+        return Catalogue(
+            _check(table, source="placekit's indicator catalogue (data/indicators.csv)")
+        )
     p = Path(path)
     if not p.is_file():
         msg = f"No indicator catalogue at {p}."

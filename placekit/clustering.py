@@ -30,8 +30,14 @@ from sklearn.utils.validation import check_is_fitted, check_random_state, valida
 from placekit.errors import DataError
 
 __all__ = [
-    "DEFAULT_VARIABLES", "AreaClusterer", "OACPreprocessor", "choose_k", "cluster_place",
-    "contiguity", "pen_portraits", "stability",
+    "DEFAULT_VARIABLES",
+    "AreaClusterer",
+    "OACPreprocessor",
+    "choose_k",
+    "cluster_place",
+    "contiguity",
+    "pen_portraits",
+    "stability",
 ]
 
 
@@ -96,9 +102,16 @@ class AreaClusterer(ClusterMixin, BaseEstimator):
         Seed, Generator or None.
     """
 
-    def __init__(self, n_clusters: int = 8, *, n_init: int = 300, max_corr: float = 0.9,
-                 method: str = "kmeans", connectivity: object = None,
-                 random_state: int | np.random.RandomState | None = None):
+    def __init__(
+        self,
+        n_clusters: int = 8,
+        *,
+        n_init: int = 300,
+        max_corr: float = 0.9,
+        method: str = "kmeans",
+        connectivity: object = None,
+        random_state: int | np.random.RandomState | None = None,
+    ):
         self.n_clusters = n_clusters
         self.n_init = n_init
         self.max_corr = max_corr
@@ -133,20 +146,27 @@ class AreaClusterer(ClusterMixin, BaseEstimator):
             if self.connectivity is None:
                 msg = "method='ward_contiguous' needs connectivity=contiguity(areas)."
                 raise ValueError(msg)
-            raw = AgglomerativeClustering(self.n_clusters, connectivity=self.connectivity,
-                                          linkage="ward").fit_predict(Z)
+            raw = AgglomerativeClustering(
+                self.n_clusters, connectivity=self.connectivity, linkage="ward"
+            ).fit_predict(Z)
         centres = np.vstack([Z[raw == k].mean(axis=0) for k in range(self.n_clusters)])
         sizes = np.bincount(raw, minlength=self.n_clusters)
-        order = sorted(range(self.n_clusters), key=lambda k: (-sizes[k], tuple(np.round(centres[k], 9))))
+        order = sorted(
+            range(self.n_clusters), key=lambda k: (-sizes[k], tuple(np.round(centres[k], 9)))
+        )
         remap = np.empty(self.n_clusters, dtype=int)
         remap[order] = np.arange(self.n_clusters)
         self.labels_ = remap[raw]
         self.cluster_centers_ = centres[order]
         d = np.linalg.norm(Z[:, None, :] - self.cluster_centers_[None, :, :], axis=2)
         own = d[np.arange(len(Z)), self.labels_]
-        other = np.where(np.arange(self.n_clusters)[None, :] == self.labels_[:, None], np.inf, d).min(axis=1)
+        other = np.where(
+            np.arange(self.n_clusters)[None, :] == self.labels_[:, None], np.inf, d
+        ).min(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            self.confidence_ = np.where(np.isfinite(other), 1.0 - own / np.maximum(other, 1e-12), 1.0)
+            self.confidence_ = np.where(
+                np.isfinite(other), 1.0 - own / np.maximum(other, 1e-12), 1.0
+            )
         self.inertia_ = float((own**2).sum())
         return self
 
@@ -154,7 +174,9 @@ class AreaClusterer(ClusterMixin, BaseEstimator):
         """Nearest centre of each row (after the fitted preprocessing)."""
         check_is_fitted(self, "cluster_centers_")
         Z = self.prep_.transform(X)
-        return np.argmin(np.linalg.norm(Z[:, None, :] - self.cluster_centers_[None], axis=2), axis=1)
+        return np.argmin(
+            np.linalg.norm(Z[:, None, :] - self.cluster_centers_[None], axis=2), axis=1
+        )
 
 
 def contiguity(areas: gpd.GeoDataFrame) -> object:
@@ -165,8 +187,9 @@ def contiguity(areas: gpd.GeoDataFrame) -> object:
     return w.sparse
 
 
-def choose_k(X: pd.DataFrame, *, ks: range = range(2, 13), n_init: int = 100,
-             random_state: int = 0) -> pd.DataFrame:
+def choose_k(
+    X: pd.DataFrame, *, ks: range = range(2, 13), n_init: int = 100, random_state: int = 0
+) -> pd.DataFrame:
     """
     Diagnostics for choosing k: silhouette, Calinski-Harabasz, Davies-Bouldin and WCSS.
 
@@ -180,14 +203,27 @@ def choose_k(X: pd.DataFrame, *, ks: range = range(2, 13), n_init: int = 100,
     Z = prep.transform(X)
     for k in ks:
         m = AreaClusterer(k, n_init=n_init, random_state=random_state).fit(X)
-        rows.append({"k": k, "silhouette": silhouette_score(Z, m.labels_),
-                     "calinski_harabasz": calinski_harabasz_score(Z, m.labels_),
-                     "davies_bouldin": davies_bouldin_score(Z, m.labels_), "wcss": m.inertia_})
+        rows.append(
+            {
+                "k": k,
+                "silhouette": silhouette_score(Z, m.labels_),
+                "calinski_harabasz": calinski_harabasz_score(Z, m.labels_),
+                "davies_bouldin": davies_bouldin_score(Z, m.labels_),
+                "wcss": m.inertia_,
+            }
+        )
     return pd.DataFrame(rows).set_index("k")
 
 
-def stability(X: pd.DataFrame, k: int, *, n_runs: int = 30, frac: float = 0.8, n_init: int = 50,
-              random_state: int = 0) -> tuple[pd.Series, pd.Series]:
+def stability(
+    X: pd.DataFrame,
+    k: int,
+    *,
+    n_runs: int = 30,
+    frac: float = 0.8,
+    n_init: int = 50,
+    random_state: int = 0,
+) -> tuple[pd.Series, pd.Series]:
     """
     Subsample stability: adjusted Rand index against the full solution, and per-area agreement.
 
@@ -212,13 +248,20 @@ def stability(X: pd.DataFrame, k: int, *, n_runs: int = 30, frac: float = 0.8, n
         mates = same_full.sum(axis=1)
         agree[idx] += (same_full & same_sub).sum(axis=1) / np.maximum(mates, 1)
         seen[idx] += 1
-    per_area = pd.Series(np.where(seen > 0, agree / np.maximum(seen, 1), np.nan),
-                         index=getattr(X, "index", None))
+    per_area = pd.Series(
+        np.where(seen > 0, agree / np.maximum(seen, 1), np.nan), index=getattr(X, "index", None)
+    )
     return pd.Series(aris, name="ari"), per_area
 
 
-def pen_portraits(X: pd.DataFrame, labels: np.ndarray, *, population: pd.Series | None = None,
-                  locality: pd.Series | None = None, labels_map: dict[str, str] | None = None) -> pd.DataFrame:
+def pen_portraits(
+    X: pd.DataFrame,
+    labels: np.ndarray,
+    *,
+    population: pd.Series | None = None,
+    locality: pd.Series | None = None,
+    labels_map: dict[str, str] | None = None,
+) -> pd.DataFrame:
     """
     Each variable as an index against the city (100 = city mean), with a generated name.
 
@@ -235,7 +278,11 @@ def pen_portraits(X: pd.DataFrame, labels: np.ndarray, *, population: pd.Series 
         dev = (r - 100).dropna()
         top = dev.abs().sort_values(ascending=False).index[:2]
         words = [f"{'high' if dev[v] > 0 else 'low'} {(labels_map or {}).get(v, v)}" for v in top]
-        row = {"cluster": k, "name": ", ".join(words).capitalize(), "n_areas": int((labels == k).sum())}
+        row = {
+            "cluster": k,
+            "name": ", ".join(words).capitalize(),
+            "n_areas": int((labels == k).sum()),
+        }
         if population is not None:
             row["population"] = float(population[labels == k].sum())
         if locality is not None:
@@ -244,8 +291,15 @@ def pen_portraits(X: pd.DataFrame, labels: np.ndarray, *, population: pd.Series 
     return pd.DataFrame(rows).set_index("cluster").join(idx.round(0))
 
 
-def cluster_place(place: object, *, k: int, variables: list[str] | None = None,
-                  themes: list[str] | None = None, n_init: int = 300, random_state: int = 0) -> dict[str, object]:
+def cluster_place(
+    place: object,
+    *,
+    k: int,
+    variables: list[str] | None = None,
+    themes: list[str] | None = None,
+    n_init: int = 300,
+    random_state: int = 0,
+) -> dict[str, object]:
     """
     Cluster a place's LSOAs; returns labels, confidence, portraits and the run time.
     """
@@ -267,16 +321,38 @@ def cluster_place(place: object, *, k: int, variables: list[str] | None = None,
     model = AreaClusterer(k, n_init=n_init, random_state=random_state).fit(X)
     labels = pd.Series(model.labels_, index=X.index, name="cluster")
     names = {i: str(place.catalogue.row(i)["label"]).split(" (")[0].lower() for i in ids}
-    portraits = pen_portraits(X, model.labels_, population=place.weights["population"].reindex(X.index),
-                              locality=place.lsoa[f"{place.locality_level}_name"].reindex(X.index), labels_map=names)
-    return {"labels": labels, "confidence": pd.Series(model.confidence_, index=X.index, name="confidence"),
-            "portraits": portraits, "model": model, "variables": ids, "seconds": time.perf_counter() - t0}
+    portraits = pen_portraits(
+        X,
+        model.labels_,
+        population=place.weights["population"].reindex(X.index),
+        locality=place.lsoa[f"{place.locality_level}_name"].reindex(X.index),
+        labels_map=names,
+    )
+    return {
+        "labels": labels,
+        "confidence": pd.Series(model.confidence_, index=X.index, name="confidence"),
+        "portraits": portraits,
+        "model": model,
+        "variables": ids,
+        "seconds": time.perf_counter() - t0,
+    }
 
 
 #: A balanced default set of upstream place variables (rates, one per idea).
 DEFAULT_VARIABLES = [
-    "no_car_pct", "overcrowded_bedrooms_pct", "social_rented_pct", "private_rented_pct",
-    "flats_pct", "no_central_heating_pct", "fuel_poverty_pct", "greenspace_pct",
-    "fast_food_per_1000", "stops_per_km2", "age_65plus_pct", "age_0_15_pct",
-    "no_qualifications_pct", "hh_deprived_2plus_pct", "travel_foot_pct",
+    "no_car_pct",
+    "overcrowded_bedrooms_pct",
+    "social_rented_pct",
+    "private_rented_pct",
+    "flats_pct",
+    "no_central_heating_pct",
+    "fuel_poverty_pct",
+    "greenspace_pct",
+    "fast_food_per_1000",
+    "stops_per_km2",
+    "age_65plus_pct",
+    "age_0_15_pct",
+    "no_qualifications_pct",
+    "hh_deprived_2plus_pct",
+    "travel_foot_pct",
 ]

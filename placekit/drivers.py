@@ -32,8 +32,14 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from placekit.errors import DataError
 
 __all__ = [
-    "DEFAULT_DRIVERS", "DemandEnsemble", "DemandModel", "DriverResult", "driver_groups", "explain_demand",
-    "fit_demand_ensemble", "flag_category",
+    "DEFAULT_DRIVERS",
+    "DemandEnsemble",
+    "DemandModel",
+    "DriverResult",
+    "driver_groups",
+    "explain_demand",
+    "fit_demand_ensemble",
+    "flag_category",
 ]
 
 CAVEAT = "Area-level association, not individual risk and not proof of cause."
@@ -41,10 +47,22 @@ CAVEAT = "Area-level association, not individual risk and not proof of cause."
 #: Upstream place drivers used when none are given (planning, housing, transport,
 #: leisure and green space, community assets).
 DEFAULT_DRIVERS = [
-    "overcrowded_bedrooms_pct", "no_central_heating_pct", "fuel_poverty_pct", "private_rented_pct",
-    "social_rented_pct", "flats_pct", "no_car_pct", "stops_per_km2", "greenspace_pct",
-    "fast_food_per_1000", "pubs_bars_per_1000", "outdoors_2025_score", "indoors_2025_score",
-    "air_quality_2019", "road_traffic_accidents_2019", "community_centres_count",
+    "overcrowded_bedrooms_pct",
+    "no_central_heating_pct",
+    "fuel_poverty_pct",
+    "private_rented_pct",
+    "social_rented_pct",
+    "flats_pct",
+    "no_car_pct",
+    "stops_per_km2",
+    "greenspace_pct",
+    "fast_food_per_1000",
+    "pubs_bars_per_1000",
+    "outdoors_2025_score",
+    "indoors_2025_score",
+    "air_quality_2019",
+    "road_traffic_accidents_2019",
+    "community_centres_count",
 ]
 
 
@@ -70,8 +88,13 @@ class DemandModel(RegressorMixin, BaseEstimator):
         if self.kind == "ridge":
             est = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13)))
         elif self.kind == "gbm":
-            est = HistGradientBoostingRegressor(max_iter=200, learning_rate=0.05, max_leaf_nodes=8,
-                                                min_samples_leaf=10, random_state=self.random_state)
+            est = HistGradientBoostingRegressor(
+                max_iter=200,
+                learning_rate=0.05,
+                max_leaf_nodes=8,
+                min_samples_leaf=10,
+                random_state=self.random_state,
+            )
         else:
             msg = f"kind must be one of ['ridge', 'gbm']; got {self.kind!r}."
             raise ValueError(msg)
@@ -117,8 +140,9 @@ def driver_groups(X: pd.DataFrame, *, max_corr: float = 0.7) -> dict[str, list[s
     return groups
 
 
-def _design(place: object, demand: str, cols: list[str], group_level: str | None
-            ) -> tuple[pd.DataFrame, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+def _design(
+    place: object, demand: str, cols: list[str], group_level: str | None
+) -> tuple[pd.DataFrame, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
     """Checked design matrix, target and locality-grouped folds (the place's locality level by default)."""
     from placekit.place import Place
 
@@ -169,9 +193,15 @@ class DemandEnsemble:
         return preds.mean(axis=0), preds.std(axis=0)
 
 
-def fit_demand_ensemble(place: object, demand: str, *, drivers: list[str] | None = None,
-                        kind: str | None = None, group_level: str | None = None,
-                        random_state: int = 0) -> DemandEnsemble:
+def fit_demand_ensemble(
+    place: object,
+    demand: str,
+    *,
+    drivers: list[str] | None = None,
+    kind: str | None = None,
+    group_level: str | None = None,
+    random_state: int = 0,
+) -> DemandEnsemble:
     """
     Fit the demand model on each locality-grouped training fold.
 
@@ -184,7 +214,7 @@ def fit_demand_ensemble(place: object, demand: str, *, drivers: list[str] | None
     X, y, cv = _design(place, demand, drivers, group_level)
     best_models: list[DemandModel] = []
     best_r2, best_kind = -np.inf, ""
-    for k in ([kind] if kind else ["ridge", "gbm"]):
+    for k in [kind] if kind else ["ridge", "gbm"]:
         p = np.empty_like(y)
         models = []
         for tr, te in cv:
@@ -203,9 +233,16 @@ class DriverResult(dict):  # type: ignore[type-arg]
     __getattr__ = dict.__getitem__
 
 
-def explain_demand(place: object, demand: str, *, drivers: list[str] | None = None,
-                   controls: list[str] | None = None, group_level: str | None = None,
-                   n_repeats: int = 5, random_state: int = 0) -> DriverResult:
+def explain_demand(
+    place: object,
+    demand: str,
+    *,
+    drivers: list[str] | None = None,
+    controls: list[str] | None = None,
+    group_level: str | None = None,
+    n_repeats: int = 5,
+    random_state: int = 0,
+) -> DriverResult:
     """
     Explain a demand indicator by upstream drivers, validated across localities.
 
@@ -268,17 +305,28 @@ def explain_demand(place: object, demand: str, *, drivers: list[str] | None = No
         for g, members in dgroups.items():
             contrib.loc[X.index[te], g] = c[:, [cols.index(mm) for mm in members]].sum(axis=1)
     imp = pd.DataFrame(imp_rows)
-    importance = (imp.assign(w=imp["drop_r2"] * imp["fold_n"]).groupby("group")[["w", "fold_n"]].sum()
-                  .pipe(lambda d: d["w"] / d["fold_n"]).rename("importance").sort_values(ascending=False))
-    importance = importance.to_frame().assign(members=lambda d: d.index.map(lambda g: ", ".join(dgroups[g])))
+    importance = (
+        imp.assign(w=imp["drop_r2"] * imp["fold_n"])
+        .groupby("group")[["w", "fold_n"]]
+        .sum()
+        .pipe(lambda d: d["w"] / d["fold_n"])
+        .rename("importance")
+        .sort_values(ascending=False)
+    )
+    importance = importance.to_frame().assign(
+        members=lambda d: d.index.map(lambda g: ", ".join(dgroups[g]))
+    )
     pred = preds[best]
     resid = y - pred
     z_res = (resid - resid.mean()) / resid.std()
     exposure = _exposure(place, X[drivers])
-    areas = pd.DataFrame({"observed": y, "predicted": pred, "residual": resid, "exposure": exposure},
-                         index=X.index)
+    areas = pd.DataFrame(
+        {"observed": y, "predicted": pred, "residual": resid, "exposure": exposure}, index=X.index
+    )
     areas["flag_above_prediction"] = z_res > 1.0
-    areas["flag_high_exposure_moderate_demand"] = (exposure >= exposure.quantile(0.75)) & (y <= np.median(y))
+    areas["flag_high_exposure_moderate_demand"] = (exposure >= exposure.quantile(0.75)) & (
+        y <= np.median(y)
+    )
     areas = areas.join(contrib.add_prefix("contrib_"))
     mi = _morans_i(place, areas["residual"])
     if demand in place.suppress:  # type: ignore[attr-defined]
@@ -289,9 +337,17 @@ def explain_demand(place: object, demand: str, *, drivers: list[str] | None = No
         hidden = prot.hidden["lsoa"].reindex(areas.index, fill_value=False).to_numpy(bool)
         areas.loc[hidden, ["observed", "residual"]] = np.nan
         areas.loc[hidden, ["flag_above_prediction", "flag_high_exposure_moderate_demand"]] = False
-    return DriverResult(scores=pd.Series(scores, name="heldout_r2"), importance=importance,
-                        groups=dgroups, areas=areas, morans_i=mi, best=best, demand=demand,
-                        seconds=time.perf_counter() - t0, caveat=CAVEAT)
+    return DriverResult(
+        scores=pd.Series(scores, name="heldout_r2"),
+        importance=importance,
+        groups=dgroups,
+        areas=areas,
+        morans_i=mi,
+        best=best,
+        demand=demand,
+        seconds=time.perf_counter() - t0,
+        caveat=CAVEAT,
+    )
 
 
 def flag_category(areas: pd.DataFrame) -> pd.Series:
@@ -308,8 +364,13 @@ def flag_category(areas: pd.DataFrame) -> pd.Series:
 
 def _exposure(place: object, X: pd.DataFrame) -> pd.Series:
     """Mean z-score of drivers, signed so that higher means more adverse."""
-    sign = np.array([{"higher_worse": 1, "higher_better": -1}.get(place.catalogue.row(c)["direction"], 0)  # type: ignore[attr-defined]
-                     for c in X.columns], dtype=float)
+    sign = np.array(
+        [
+            {"higher_worse": 1, "higher_better": -1}.get(place.catalogue.row(c)["direction"], 0)  # type: ignore[attr-defined]
+            for c in X.columns
+        ],
+        dtype=float,
+    )
     z = (X - X.mean()) / X.std().replace(0, 1)
     used = sign != 0
     return (z.loc[:, used] * sign[used]).mean(axis=1)
@@ -322,7 +383,11 @@ def _morans_i(place: object, values: pd.Series) -> dict[str, float]:
     areas = place.lsoa.loc[values.index]  # type: ignore[attr-defined]
     w = Queen.from_dataframe(areas.reset_index(drop=True), use_index=False, silence_warnings=True)
     w.transform = "r"
-    mi = Moran(values.to_numpy(), w, permutations=199, seed=0) if _moran_takes_seed() else Moran(values.to_numpy(), w, permutations=199)
+    mi = (
+        Moran(values.to_numpy(), w, permutations=199, seed=0)
+        if _moran_takes_seed()
+        else Moran(values.to_numpy(), w, permutations=199)
+    )
     return {"I": float(mi.I), "p_sim": float(mi.p_sim), "expected": float(mi.EI)}
 
 

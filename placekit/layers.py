@@ -40,15 +40,15 @@ __all__ = [
     "change_choropleth",
     "choropleth",
     "classify",
-    "static_choropleth",
-    "to_static",
-    "write_static_areas",
     "deck",
     "fisher_jenks_breaks",
     "map_html",
     "overlay_layers",
     "point_layer",
+    "static_choropleth",
+    "to_static",
     "view_for",
+    "write_static_areas",
 ]
 
 SEQUENTIAL = [(255, 255, 204), (161, 218, 180), (65, 182, 196), (44, 127, 184), (37, 52, 148)]
@@ -62,10 +62,20 @@ MISSING = (200, 200, 200)
 #: Simplification tolerance of area polygons on screen, metres (a city map is about 25 m per pixel).
 DISPLAY_SIMPLIFY_M = 35.0
 POINT_COLOURS = {
-    "gp": (220, 30, 60), "pharmacy": (30, 150, 60), "dentist": (150, 60, 200), "leisure": (255, 140, 0),
-    "library": (120, 80, 40), "community_centre": (0, 120, 200), "stop": (90, 90, 90),
-    "fast_food": (255, 90, 0), "pub": (160, 100, 0), "betting": (200, 0, 120), "warm_space": (230, 60, 0),
-    "school": (60, 60, 160), "place_of_worship": (110, 110, 160), "isochrone": (230, 120, 0),
+    "gp": (220, 30, 60),
+    "pharmacy": (30, 150, 60),
+    "dentist": (150, 60, 200),
+    "leisure": (255, 140, 0),
+    "library": (120, 80, 40),
+    "community_centre": (0, 120, 200),
+    "stop": (90, 90, 90),
+    "fast_food": (255, 90, 0),
+    "pub": (160, 100, 0),
+    "betting": (200, 0, 120),
+    "warm_space": (230, 60, 0),
+    "school": (60, 60, 160),
+    "place_of_worship": (110, 110, 160),
+    "isochrone": (230, 120, 0),
 }
 #: Change maps: shorter (better) in greens, longer (worse) in reds, no change in light grey.
 BETTER = [(199, 233, 192), (116, 196, 118), (35, 139, 69)]
@@ -97,7 +107,9 @@ def _main_roads(place: Place, classes: tuple[str, ...]) -> gpd.GeoDataFrame:
     roads = place.roads(classes)
     if roads.empty:
         return gpd.GeoDataFrame(geometry=[], crs=roads.crs)
-    merged = roads[["highway", "geometry"]].dissolve(by="highway").geometry.apply(shapely.line_merge)
+    merged = (
+        roads[["highway", "geometry"]].dissolve(by="highway").geometry.apply(shapely.line_merge)
+    )
     return gpd.GeoDataFrame(geometry=merged.to_numpy(), crs=roads.crs)
 
 
@@ -130,7 +142,11 @@ def fisher_jenks_breaks(values: np.ndarray, k: int, *, max_n: int = 3000) -> lis
 
     cost = np.full((k, n), np.inf)
     arg = np.zeros((k, n), dtype=int)
-    cost[0] = ssd(np.zeros(n, dtype=int), 0) if n == 1 else np.array([ssd(np.array([0]), j)[0] for j in range(n)])
+    cost[0] = (
+        ssd(np.zeros(n, dtype=int), 0)
+        if n == 1
+        else np.array([ssd(np.array([0]), j)[0] for j in range(n)])
+    )
     for c in range(1, k):
         for j in range(c, n):
             i = np.arange(c, j + 1)  # class c spans x[i..j]
@@ -144,8 +160,9 @@ def fisher_jenks_breaks(values: np.ndarray, k: int, *, max_n: int = 3000) -> lis
     return sorted(bounds)
 
 
-def classify(values: pd.Series, *, k: int = 5, scheme: str = "quantiles"
-             ) -> tuple[list[float], list[tuple[int, int, int]], pd.Series, Legend]:
+def classify(
+    values: pd.Series, *, k: int = 5, scheme: str = "quantiles"
+) -> tuple[list[float], list[tuple[int, int, int]], pd.Series, Legend]:
     """
     Class breaks, colours and class of every value, with the legend entries.
 
@@ -172,23 +189,39 @@ def classify(values: pd.Series, *, k: int = 5, scheme: str = "quantiles"
         if scheme == "natural_breaks" and n_unique > k_eff:
             bins = fisher_jenks_breaks(vals, k_eff)
         else:
-            bins = [float(b) for b in np.unique(np.quantile(vals, np.linspace(0, 1, k_eff + 1)[1:]))]
+            bins = [
+                float(b) for b in np.unique(np.quantile(vals, np.linspace(0, 1, k_eff + 1)[1:]))
+            ]
         bins[-1] = max(bins[-1], float(vals.max()))
         if len(bins) < k_eff:
-            colours = [colours[int(i)] for i in np.linspace(0, len(colours) - 1, len(bins))] if len(bins) > 1 \
+            colours = (
+                [colours[int(i)] for i in np.linspace(0, len(colours) - 1, len(bins))]
+                if len(bins) > 1
                 else colours[-1:]
+            )
         cls[ok] = mapclassify.UserDefined(vals, bins=bins).yb
     lows = [float(v[ok].min()), *bins[:-1]] if bins else []
-    entries = [(f"{_fmt(lo)} – {_fmt(hi)}", colours[i]) for i, (lo, hi) in enumerate(zip(lows, bins, strict=True))]
+    entries = [
+        (f"{_fmt(lo)} – {_fmt(hi)}", colours[i])
+        for i, (lo, hi) in enumerate(zip(lows, bins, strict=True))
+    ]
     if (~ok).any():
         entries.append(("hidden or missing", MISSING))
     method = "natural breaks (Fisher-Jenks)" if scheme == "natural_breaks" else "quantiles"
     return bins, colours, cls, Legend("", f"{len(bins)} classes, {method}", entries)
 
 
-def choropleth(table: gpd.GeoDataFrame, column: str, *, title: str, k: int = 5,
-               scheme: str = "quantiles", locality: pd.Series | None = None,
-               higher_is_worse: bool = True, layer_id: str = "choropleth") -> tuple[pdk.Layer, Legend]:
+def choropleth(
+    table: gpd.GeoDataFrame,
+    column: str,
+    *,
+    title: str,
+    k: int = 5,
+    scheme: str = "quantiles",
+    locality: pd.Series | None = None,
+    higher_is_worse: bool = True,
+    layer_id: str = "choropleth",
+) -> tuple[pdk.Layer, Legend]:
     """
     A filled polygon layer coloured by class of ``column`` (see :func:`classify`), with its data inline.
 
@@ -207,8 +240,15 @@ def choropleth(table: gpd.GeoDataFrame, column: str, *, title: str, k: int = 5,
     data = g[["geometry", "fill", "value", "rank", "locality", "code", "name"]]
     # no polygon outlines: in software-rendered browsers they cost more than the fills
     # (locality outlines are drawn above by overlay_layers)
-    layer = pdk.Layer("GeoJsonLayer", data=data.__geo_interface__, id=layer_id, pickable=True, stroked=False,
-                      filled=True, get_fill_color="properties.fill")
+    layer = pdk.Layer(
+        "GeoJsonLayer",
+        data=data.__geo_interface__,
+        id=layer_id,
+        pickable=True,
+        stroked=False,
+        filled=True,
+        get_fill_color="properties.fill",
+    )
     return layer, Legend(title, lg.method, lg.entries)
 
 
@@ -221,8 +261,13 @@ def _round_sig(x: np.ndarray, digits: int = 6) -> np.ndarray:
     return np.where(np.isfinite(x), np.round(x * scale) / scale, np.nan)
 
 
-def write_static_areas(table: gpd.GeoDataFrame, folder: Path, *, locality: pd.Series | None = None,
-                       higher_is_worse: dict[str, bool] | None = None) -> str:
+def write_static_areas(
+    table: gpd.GeoDataFrame,
+    folder: Path,
+    *,
+    locality: pd.Series | None = None,
+    higher_is_worse: dict[str, bool] | None = None,
+) -> str:
     """
     Write area geometry with every numeric column (and its rank) as one GeoJSON file, once.
 
@@ -236,7 +281,9 @@ def write_static_areas(table: gpd.GeoDataFrame, folder: Path, *, locality: pd.Se
         The file name inside ``folder``.
     """
     g = _to_display(table[["area_name", "geometry"]], DISPLAY_SIMPLIFY_M)
-    props = pd.DataFrame({"name": table["area_name"].astype(str), "code": table.index.astype(str)}, index=table.index)
+    props = pd.DataFrame(
+        {"name": table["area_name"].astype(str), "code": table.index.astype(str)}, index=table.index
+    )
     props["locality"] = locality.reindex(table.index).astype(str) if locality is not None else ""
     worse = higher_is_worse or {}
     for c in table.columns:
@@ -245,11 +292,18 @@ def write_static_areas(table: gpd.GeoDataFrame, folder: Path, *, locality: pd.Se
         v = table[c].astype(float)
         props[c] = _round_sig(v.to_numpy())
         r = v.rank(ascending=not worse.get(c, True), method="min")
-        props[f"{c}__rank"] = [f"{int(x)} of {int(v.notna().sum())}" if np.isfinite(x) else "-" for x in r]
+        props[f"{c}__rank"] = [
+            f"{int(x)} of {int(v.notna().sum())}" if np.isfinite(x) else "-" for x in r
+        ]
     features = []
     for (code, geom), (_, row) in zip(g.geometry.items(), props.iterrows(), strict=True):
-        p = {k: (None if isinstance(val, float) and not np.isfinite(val) else val) for k, val in row.items()}
-        features.append({"type": "Feature", "geometry": shapely.geometry.mapping(geom), "properties": p})
+        p = {
+            k: (None if isinstance(val, float) and not np.isfinite(val) else val)
+            for k, val in row.items()
+        }
+        features.append(
+            {"type": "Feature", "geometry": shapely.geometry.mapping(geom), "properties": p}
+        )
     text = json.dumps({"type": "FeatureCollection", "features": features}, separators=(",", ":"))
     import hashlib
 
@@ -262,7 +316,9 @@ def write_static_areas(table: gpd.GeoDataFrame, folder: Path, *, locality: pd.Se
     return name
 
 
-def to_static(layers: list[pdk.Layer], folder: Path, *, url_prefix: str = "app/static") -> list[pdk.Layer]:
+def to_static(
+    layers: list[pdk.Layer], folder: Path, *, url_prefix: str = "app/static"
+) -> list[pdk.Layer]:
     """
     Move the inline GeoJSON of each layer into a content-named file under ``folder``; layers then load it by URL.
 
@@ -289,8 +345,16 @@ def to_static(layers: list[pdk.Layer], folder: Path, *, url_prefix: str = "app/s
     return out
 
 
-def static_choropleth(url: str, values: pd.Series, column: str, *, title: str, k: int = 5,
-                      scheme: str = "quantiles", layer_id: str = "choropleth") -> tuple[pdk.Layer, Legend, dict[str, str]]:
+def static_choropleth(
+    url: str,
+    values: pd.Series,
+    column: str,
+    *,
+    title: str,
+    k: int = 5,
+    scheme: str = "quantiles",
+    layer_id: str = "choropleth",
+) -> tuple[pdk.Layer, Legend, dict[str, str]]:
     """
     A choropleth over geometry already in the browser (a URL from :func:`write_static_areas`).
 
@@ -313,14 +377,31 @@ def static_choropleth(url: str, values: pd.Series, column: str, *, title: str, k
     for b, c in zip(rounded[:-1], colours[:-1], strict=False):
         expr += f"{prop} <= {float(b)!r} ? {list(c) + [190]} : "
     expr += str(list(colours[-1]) + [190]) if colours else str(list(MISSING) + [120])
-    layer = pdk.Layer("GeoJsonLayer", data=url, id=layer_id, pickable=True, stroked=False, filled=True,
-                      get_fill_color=expr, update_triggers={"getFillColor": [column, *map(float, rounded)]})
-    tooltip = {"text": f"{{name}} ({{code}})\nValue: {{{column}}}\nRank: {{{column}__rank}}\nLocality: {{locality}}"}
+    layer = pdk.Layer(
+        "GeoJsonLayer",
+        data=url,
+        id=layer_id,
+        pickable=True,
+        stroked=False,
+        filled=True,
+        get_fill_color=expr,
+        update_triggers={"getFillColor": [column, *map(float, rounded)]},
+    )
+    tooltip = {
+        "text": f"{{name}} ({{code}})\nValue: {{{column}}}\nRank: {{{column}__rank}}\nLocality: {{locality}}"
+    }
     return layer, Legend(title, lg.method, lg.entries), tooltip
 
 
-def change_choropleth(table: gpd.GeoDataFrame, column: str, *, title: str, lower_is_better: bool = True,
-                      layer_id: str = "change", tolerance: float = 1e-9) -> tuple[pdk.Layer, Legend]:
+def change_choropleth(
+    table: gpd.GeoDataFrame,
+    column: str,
+    *,
+    title: str,
+    lower_is_better: bool = True,
+    layer_id: str = "change",
+    tolerance: float = 1e-9,
+) -> tuple[pdk.Layer, Legend]:
     """
     A map of a change: unchanged areas grey; improvements and worsenings each in up to three
     quantile classes of their own, green for better and red for worse.
@@ -336,11 +417,14 @@ def change_choropleth(table: gpd.GeoDataFrame, column: str, *, title: str, lower
         mag = v[mask].abs()
         q = np.unique(np.quantile(mag, [1 / 3, 2 / 3, 1.0]))
         cls = np.searchsorted(q, mag.to_numpy(), side="left").clip(0, len(q) - 1)
-        shades = ramp[-len(q):] if len(q) < 3 else ramp
+        shades = ramp[-len(q) :] if len(q) < 3 else ramp
         for idx, c in zip(mag.index, cls, strict=True):
             fill[idx] = list(shades[c]) + [210]
         lows = [float(mag.min()), *q[:-1]]
-        entries += [(f"{word}: {_fmt(lo)} – {_fmt(hi)}", shades[i]) for i, (lo, hi) in enumerate(zip(lows, q, strict=True))]
+        entries += [
+            (f"{word}: {_fmt(lo)} – {_fmt(hi)}", shades[i])
+            for i, (lo, hi) in enumerate(zip(lows, q, strict=True))
+        ]
     entries.append(("no change", NO_CHANGE))
     g = _to_display(table[["area_name", "geometry"]], 20.0)
     g["fill"] = fill.reindex(g.index).tolist()
@@ -349,23 +433,54 @@ def change_choropleth(table: gpd.GeoDataFrame, column: str, *, title: str, lower
     g["code"] = g.index.astype(str)
     g["name"] = g["area_name"].astype(str)
     data = g[["geometry", "fill", "value", "rank", "locality", "code", "name"]]
-    layer = pdk.Layer("GeoJsonLayer", data=data.__geo_interface__, id=layer_id, pickable=True, filled=True,
-                      stroked=True, get_fill_color="properties.fill", get_line_color=[255, 255, 255, 160],
-                      line_width_min_pixels=0.5)
-    return layer, Legend(title, "change; each direction in up to 3 quantile classes of its size", entries)
+    layer = pdk.Layer(
+        "GeoJsonLayer",
+        data=data.__geo_interface__,
+        id=layer_id,
+        pickable=True,
+        filled=True,
+        stroked=True,
+        get_fill_color="properties.fill",
+        get_line_color=[255, 255, 255, 160],
+        line_width_min_pixels=0.5,
+    )
+    return layer, Legend(
+        title, "change; each direction in up to 3 quantile classes of its size", entries
+    )
 
 
 #: A qualitative palette (ColorBrewer Set2 + Dark2) for categories such as neighbourhood types.
-QUALITATIVE = [(102, 194, 165), (252, 141, 98), (141, 160, 203), (231, 138, 195), (166, 216, 84),
-               (255, 217, 47), (229, 196, 148), (27, 158, 119), (217, 95, 2), (117, 112, 179),
-               (231, 41, 138), (102, 166, 30)]
+QUALITATIVE = [
+    (102, 194, 165),
+    (252, 141, 98),
+    (141, 160, 203),
+    (231, 138, 195),
+    (166, 216, 84),
+    (255, 217, 47),
+    (229, 196, 148),
+    (27, 158, 119),
+    (217, 95, 2),
+    (117, 112, 179),
+    (231, 41, 138),
+    (102, 166, 30),
+]
 #: Prevention tiers, from most to least targeted (the HTML report uses the same colours).
-TIER_RGB = {"tertiary": (178, 24, 43), "secondary": (239, 138, 98), "primary": (253, 219, 199),
-            "universal": (224, 224, 224)}
+TIER_RGB = {
+    "tertiary": (178, 24, 43),
+    "secondary": (239, 138, 98),
+    "primary": (253, 219, 199),
+    "universal": (224, 224, 224),
+}
 
 
-def categorical(table: gpd.GeoDataFrame, column: str, *, title: str, colours: dict[str, tuple[int, int, int]] | None = None,
-                layer_id: str = "categories") -> tuple[pdk.Layer, Legend]:
+def categorical(
+    table: gpd.GeoDataFrame,
+    column: str,
+    *,
+    title: str,
+    colours: dict[str, tuple[int, int, int]] | None = None,
+    layer_id: str = "categories",
+) -> tuple[pdk.Layer, Legend]:
     """
     A filled polygon layer with one colour per category of ``column`` (strings), and a legend naming them.
 
@@ -375,14 +490,24 @@ def categorical(table: gpd.GeoDataFrame, column: str, *, title: str, colours: di
     names = list(colours) if colours else sorted(c for c in cats.dropna().unique())
     pal = colours or {c: QUALITATIVE[i % len(QUALITATIVE)] for i, c in enumerate(names)}
     g = _to_display(table[["area_name", "geometry"]], DISPLAY_SIMPLIFY_M)
-    g["fill"] = [list(pal.get(str(c), MISSING)) + [200] if pd.notna(c) else list(MISSING) + [120] for c in cats]
+    g["fill"] = [
+        list(pal.get(str(c), MISSING)) + [200] if pd.notna(c) else list(MISSING) + [120]
+        for c in cats
+    ]
     g["value"] = cats.fillna("missing").astype(str).to_numpy()
     g["rank"], g["locality"] = "", ""
     g["code"] = g.index.astype(str)
     g["name"] = g["area_name"].astype(str)
     data = g[["geometry", "fill", "value", "rank", "locality", "code", "name"]]
-    layer = pdk.Layer("GeoJsonLayer", data=data.__geo_interface__, id=layer_id, pickable=True, filled=True,
-                      stroked=False, get_fill_color="properties.fill")
+    layer = pdk.Layer(
+        "GeoJsonLayer",
+        data=data.__geo_interface__,
+        id=layer_id,
+        pickable=True,
+        filled=True,
+        stroked=False,
+        get_fill_color="properties.fill",
+    )
     counts = cats.value_counts()
     entries = [(f"{c} ({int(counts.get(c, 0))})", pal[c]) for c in names]
     return layer, Legend(title, "categories (number of areas)", entries)
@@ -402,23 +527,48 @@ def bivariate_classes(a: pd.Series, b: pd.Series) -> pd.Series:
     return (3 * _tertile(a) + _tertile(b)).astype("Int64")
 
 
-def bivariate(table: gpd.GeoDataFrame, demand: str, driver: str, *, title: str) -> tuple[pdk.Layer, Legend]:
+def bivariate(
+    table: gpd.GeoDataFrame, demand: str, driver: str, *, title: str
+) -> tuple[pdk.Layer, Legend]:
     """A 3x3 bivariate choropleth: demand tertile against driver tertile."""
     cls = bivariate_classes(table[demand].astype(float), table[driver].astype(float))
     g = _to_display(table[["area_name", "geometry"]], 20.0)
-    g["fill"] = [list(BIVARIATE_COLOURS[int(c) // 3][int(c) % 3]) + [200] if pd.notna(c) else list(MISSING) + [120]
-                 for c in cls]
-    g["value"] = [f"{_fmt(x)} / {_fmt(y)}" for x, y in zip(table[demand], table[driver], strict=True)]
-    g["rank"] = [f"demand tertile {int(c) // 3 + 1}, driver tertile {int(c) % 3 + 1}" if pd.notna(c) else "-" for c in cls]
+    g["fill"] = [
+        list(BIVARIATE_COLOURS[int(c) // 3][int(c) % 3]) + [200]
+        if pd.notna(c)
+        else list(MISSING) + [120]
+        for c in cls
+    ]
+    g["value"] = [
+        f"{_fmt(x)} / {_fmt(y)}" for x, y in zip(table[demand], table[driver], strict=True)
+    ]
+    g["rank"] = [
+        f"demand tertile {int(c) // 3 + 1}, driver tertile {int(c) % 3 + 1}" if pd.notna(c) else "-"
+        for c in cls
+    ]
     g["locality"] = ""
     g["code"] = g.index.astype(str)
     g["name"] = g["area_name"].astype(str)
     data = g[["geometry", "fill", "value", "rank", "locality", "code", "name"]]
-    layer = pdk.Layer("GeoJsonLayer", data=data.__geo_interface__, id="bivariate", pickable=True,
-                      filled=True, stroked=True, get_fill_color="properties.fill",
-                      get_line_color=[255, 255, 255, 160], line_width_min_pixels=0.5)
-    entries = [(f"demand {['low', 'mid', 'high'][i]}, driver {['low', 'mid', 'high'][j]}", BIVARIATE_COLOURS[i][j])
-               for i in range(3) for j in range(3)]
+    layer = pdk.Layer(
+        "GeoJsonLayer",
+        data=data.__geo_interface__,
+        id="bivariate",
+        pickable=True,
+        filled=True,
+        stroked=True,
+        get_fill_color="properties.fill",
+        get_line_color=[255, 255, 255, 160],
+        line_width_min_pixels=0.5,
+    )
+    entries = [
+        (
+            f"demand {['low', 'mid', 'high'][i]}, driver {['low', 'mid', 'high'][j]}",
+            BIVARIATE_COLOURS[i][j],
+        )
+        for i in range(3)
+        for j in range(3)
+    ]
     return layer, Legend(title, "3 x 3 tertiles (equal counts)", entries)
 
 
@@ -426,32 +576,72 @@ def base_layers(place: Place, localities: gpd.GeoDataFrame | None = None) -> lis
     """The offline base drawn under a choropleth: the place's outline, green space, locality outlines."""
     city = _to_display(place.boundary(), 30.0)
     layers = [
-        pdk.Layer("GeoJsonLayer", data=city.__geo_interface__, id="base-city", filled=True,
-                  get_fill_color=[246, 244, 238, 255], get_line_color=[80, 80, 80, 255], line_width_min_pixels=2),
+        pdk.Layer(
+            "GeoJsonLayer",
+            data=city.__geo_interface__,
+            id="base-city",
+            filled=True,
+            get_fill_color=[246, 244, 238, 255],
+            get_line_color=[80, 80, 80, 255],
+            line_width_min_pixels=2,
+        ),
     ]
     if "greenspace" in place.available_layers:
         green = place.layer("greenspace")
         green = _to_display(green.loc[green.area > 20_000, ["geometry"]], 20.0)
-        layers.append(pdk.Layer("GeoJsonLayer", data=green.__geo_interface__, id="base-green", filled=True,
-                                stroked=False, get_fill_color=[170, 215, 160, 255]))
+        layers.append(
+            pdk.Layer(
+                "GeoJsonLayer",
+                data=green.__geo_interface__,
+                id="base-green",
+                filled=True,
+                stroked=False,
+                get_fill_color=[170, 215, 160, 255],
+            )
+        )
     if localities is not None:
         loc = _to_display(localities[["geometry"]], 20.0)
-        layers.append(pdk.Layer("GeoJsonLayer", data=loc.__geo_interface__, id="base-localities", filled=False,
-                                get_line_color=[40, 40, 40, 220], line_width_min_pixels=1.5))
+        layers.append(
+            pdk.Layer(
+                "GeoJsonLayer",
+                data=loc.__geo_interface__,
+                id="base-localities",
+                filled=False,
+                get_line_color=[40, 40, 40, 220],
+                line_width_min_pixels=1.5,
+            )
+        )
     return layers
 
 
-def overlay_layers(place: Place, localities: gpd.GeoDataFrame | None, roads_on_top: bool = True) -> list[pdk.Layer]:
+def overlay_layers(
+    place: Place, localities: gpd.GeoDataFrame | None, roads_on_top: bool = True
+) -> list[pdk.Layer]:
     """Roads and locality outlines drawn above a choropleth so places stay recognisable."""
     roads = _to_display(_main_roads(place, ("motorway", "trunk", "primary", "secondary")), 15.0)
     out = []
     if roads_on_top and not roads.empty:
-        out.append(pdk.Layer("GeoJsonLayer", data=roads.__geo_interface__, id="top-roads",
-                             get_line_color=[90, 90, 90, 200], line_width_min_pixels=1))
+        out.append(
+            pdk.Layer(
+                "GeoJsonLayer",
+                data=roads.__geo_interface__,
+                id="top-roads",
+                get_line_color=[90, 90, 90, 200],
+                line_width_min_pixels=1,
+            )
+        )
     if localities is not None:
         loc = _to_display(localities[["geometry"]], 20.0)
-        out.append(pdk.Layer("GeoJsonLayer", data=loc.__geo_interface__, id="top-localities", filled=False,
-                             get_line_color=[20, 20, 20, 230], line_width_min_pixels=2))
+        out.append(
+            pdk.Layer(
+                "GeoJsonLayer",
+                data=loc.__geo_interface__,
+                id="top-localities",
+                filled=False,
+                get_line_color=[20, 20, 20, 230],
+                line_width_min_pixels=2,
+            )
+        )
     return out
 
 
@@ -464,13 +654,40 @@ def point_layer(gdf: gpd.GeoDataFrame, name: str) -> pdk.Layer:
     g = _to_display(g, 10.0)
     colour = list(POINT_COLOURS.get(name, (0, 0, 0)))
     if (g.geom_type == "Point").all():
-        df = pd.DataFrame({"lon": g.geometry.x, "lat": g.geometry.y, "name": g["name"], "value": g["value"],
-                           "rank": "", "locality": "", "code": name})
-        return pdk.Layer("ScatterplotLayer", data=df, id=f"pts-{name}", get_position=["lon", "lat"],
-                         get_fill_color=colour + [230], get_line_color=[255, 255, 255], stroked=True,
-                         radius_min_pixels=3, radius_max_pixels=8, get_radius=40, pickable=True)
-    return pdk.Layer("GeoJsonLayer", data=g.__geo_interface__, id=f"poly-{name}", pickable=True, filled=True,
-                     get_fill_color=colour + [90], get_line_color=colour + [255], line_width_min_pixels=1)
+        df = pd.DataFrame(
+            {
+                "lon": g.geometry.x,
+                "lat": g.geometry.y,
+                "name": g["name"],
+                "value": g["value"],
+                "rank": "",
+                "locality": "",
+                "code": name,
+            }
+        )
+        return pdk.Layer(
+            "ScatterplotLayer",
+            data=df,
+            id=f"pts-{name}",
+            get_position=["lon", "lat"],
+            get_fill_color=colour + [230],
+            get_line_color=[255, 255, 255],
+            stroked=True,
+            radius_min_pixels=3,
+            radius_max_pixels=8,
+            get_radius=40,
+            pickable=True,
+        )
+    return pdk.Layer(
+        "GeoJsonLayer",
+        data=g.__geo_interface__,
+        id=f"poly-{name}",
+        pickable=True,
+        filled=True,
+        get_fill_color=colour + [90],
+        get_line_color=colour + [255],
+        line_width_min_pixels=1,
+    )
 
 
 def view_for(gdf: gpd.GeoDataFrame, *, width_px: int = 900, height_px: int = 560) -> pdk.ViewState:
@@ -484,13 +701,22 @@ def view_for(gdf: gpd.GeoDataFrame, *, width_px: int = 900, height_px: int = 560
     lon_span = max(b[2] - b[0], 1e-4)
     lat_mid = (b[1] + b[3]) / 2
     lat_span = max((b[3] - b[1]) / np.cos(np.radians(lat_mid)), 1e-4)
-    z = min(np.log2(width_px * 360 / (512 * lon_span)), np.log2(height_px * 360 / (512 * lat_span))) - 0.15
-    return pdk.ViewState(longitude=float((b[0] + b[2]) / 2), latitude=float(lat_mid), zoom=float(np.clip(z, 6, 17)))
+    z = (
+        min(np.log2(width_px * 360 / (512 * lon_span)), np.log2(height_px * 360 / (512 * lat_span)))
+        - 0.15
+    )
+    return pdk.ViewState(
+        longitude=float((b[0] + b[2]) / 2), latitude=float(lat_mid), zoom=float(np.clip(z, 6, 17))
+    )
 
 
 def centre_lonlat(gdf: gpd.GeoDataFrame) -> tuple[float, float]:
     """Longitude and latitude of a point inside the union of ``gdf`` (rounded to 5 decimals)."""
-    pt = gpd.GeoSeries([gdf.geometry.union_all().representative_point()], crs=gdf.crs).to_crs(DISPLAY_CRS).iloc[0]
+    pt = (
+        gpd.GeoSeries([gdf.geometry.union_all().representative_point()], crs=gdf.crs)
+        .to_crs(DISPLAY_CRS)
+        .iloc[0]
+    )
     return round(float(pt.x), 5), round(float(pt.y), 5)
 
 
@@ -511,7 +737,9 @@ class CompactDeck(pdk.Deck):
         return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def deck(layers: list[pdk.Layer], view: pdk.ViewState, *, tooltip: dict[str, str] | None = None) -> pdk.Deck:
+def deck(
+    layers: list[pdk.Layer], view: pdk.ViewState, *, tooltip: dict[str, str] | None = None
+) -> pdk.Deck:
     """
     A pydeck map with a text-only tooltip and, by default, no outside base map.
 
@@ -520,9 +748,16 @@ def deck(layers: list[pdk.Layer], view: pdk.ViewState, *, tooltip: dict[str, str
     """
     style = os.environ.get("PLACEKIT_BASEMAP")
     if style:
-        return CompactDeck(layers=layers, initial_view_state=view, map_provider="carto", map_style=style,
-                           tooltip=tooltip or TOOLTIP)
-    return CompactDeck(layers=layers, initial_view_state=view, map_provider=None, tooltip=tooltip or TOOLTIP)
+        return CompactDeck(
+            layers=layers,
+            initial_view_state=view,
+            map_provider="carto",
+            map_style=style,
+            tooltip=tooltip or TOOLTIP,
+        )
+    return CompactDeck(
+        layers=layers, initial_view_state=view, map_provider=None, tooltip=tooltip or TOOLTIP
+    )
 
 
 def map_html(deck_obj: pdk.Deck, *, attributions: list[str] | None = None) -> str:
@@ -533,6 +768,9 @@ def map_html(deck_obj: pdk.Deck, *, attributions: list[str] | None = None) -> st
 
     text = deck_obj.to_html(as_string=True, offline=True, notebook_display=False)
     lines = attributions or [pack.ATTRIBUTION_OGL, pack.ATTRIBUTION_OS, pack.ATTRIBUTION_OSM]
-    foot = ("<div style='position:fixed;bottom:4px;left:4px;font:11px sans-serif;background:#fffc;padding:2px'>"
-            + " · ".join(_html.escape(x) for x in lines) + "</div>")
+    foot = (
+        "<div style='position:fixed;bottom:4px;left:4px;font:11px sans-serif;background:#fffc;padding:2px'>"
+        + " · ".join(_html.escape(x) for x in lines)
+        + "</div>"
+    )
     return text.replace("</body>", foot + "</body>") if "</body>" in text else text + foot

@@ -69,7 +69,11 @@ def assign_by_residential_cells(
     for i, code in enumerate(areas.index, start=1):
         if i in counts.index and counts.loc[i].sum() > 0:
             row = counts.loc[i]
-            out.loc[code] = (localities.index[int(row.idxmax()) - 1], row.max() / row.sum(), "residential_cells")
+            out.loc[code] = (
+                localities.index[int(row.idxmax()) - 1],
+                row.max() / row.sum(),
+                "residential_cells",
+            )
     todo = out.index[out["locality"].isna()]
     if len(todo):
         out.loc[todo] = assign_by_area(areas.loc[todo], localities)
@@ -106,7 +110,9 @@ def assign_by_area(areas: gpd.GeoDataFrame, localities: gpd.GeoDataFrame) -> pd.
         out.loc[code] = (best["_l"], best["_m2"] / grp["_m2"].sum(), "area_overlap")
     left = out.index[out["locality"].isna()]
     if len(left):
-        near = gpd.sjoin_nearest(areas.loc[left, ["geometry"]], localities[["geometry"]], how="left")
+        near = gpd.sjoin_nearest(
+            areas.loc[left, ["geometry"]], localities[["geometry"]], how="left"
+        )
         for code in left:
             out.loc[code] = (near.loc[[code]].iloc[0]["index_right"], 0.0, "nearest")
     out["share"] = out["share"].astype(float)

@@ -25,8 +25,13 @@ __all__ = ["TIER_COLOURS", "locality_report", "svg_map"]
 TIER_COLOURS = {tier: "#{:02x}{:02x}{:02x}".format(*rgb) for tier, rgb in TIER_RGB.items()}
 
 
-def svg_map(areas: gpd.GeoDataFrame, colours: pd.Series, *, width_px: int = 520,
-            outline: gpd.GeoDataFrame | None = None) -> str:
+def svg_map(
+    areas: gpd.GeoDataFrame,
+    colours: pd.Series,
+    *,
+    width_px: int = 520,
+    outline: gpd.GeoDataFrame | None = None,
+) -> str:
     """An inline SVG of ``areas`` (EPSG:27700) filled with ``colours`` (CSS colours by index)."""
     minx, miny, maxx, maxy = areas.total_bounds
     scale = width_px / max(maxx - minx, 1.0)
@@ -41,27 +46,41 @@ def svg_map(areas: gpd.GeoDataFrame, colours: pd.Series, *, width_px: int = 520,
                 pts = " ".join(f"{(x - minx) * scale:.1f},{(maxy - y) * scale:.1f}" for x, y in xy)
                 d.append(f"M{pts}Z")
         fill = html.escape(str(colours.get(code, "#ffffff")))
-        title = html.escape(str(areas.loc[code, "area_name"]) if "area_name" in areas else str(code))
-        paths.append(f'<path d="{" ".join(d)}" fill="{fill}" stroke="#fff" stroke-width="0.6" '
-                     f'fill-rule="evenodd"><title>{title} ({html.escape(str(code))})</title></path>')
+        title = html.escape(
+            str(areas.loc[code, "area_name"]) if "area_name" in areas else str(code)
+        )
+        paths.append(
+            f'<path d="{" ".join(d)}" fill="{fill}" stroke="#fff" stroke-width="0.6" '
+            f'fill-rule="evenodd"><title>{title} ({html.escape(str(code))})</title></path>'
+        )
     if outline is not None:
         for geom in outline.geometry.simplify(10):
             for poly in getattr(geom, "geoms", [geom]):
                 xy = np.asarray(poly.exterior.coords)
                 pts = " ".join(f"{(x - minx) * scale:.1f},{(maxy - y) * scale:.1f}" for x, y in xy)
                 paths.append(f'<path d="M{pts}Z" fill="none" stroke="#222" stroke-width="1.5"/>')
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width_px}" height="{height}" '
-            f'viewBox="0 0 {width_px} {height}" role="img">{"".join(paths)}</svg>')
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width_px}" height="{height}" '
+        f'viewBox="0 0 {width_px} {height}" role="img">{"".join(paths)}</svg>'
+    )
 
 
 def _table(df: pd.DataFrame, *, digits: int = 2) -> str:
-    return df.to_html(escape=True, float_format=lambda v: f"{v:,.{digits}f}", border=0, classes="t",
-                      na_rep="–")
+    return df.to_html(
+        escape=True, float_format=lambda v: f"{v:,.{digits}f}", border=0, classes="t", na_rep="–"
+    )
 
 
-def locality_report(place: Place, level: str, area: str, *, prevention: pd.DataFrame | None = None,
-                    drivers: dict[str, object] | None = None, types: pd.Series | None = None,
-                    portraits: pd.DataFrame | None = None) -> str:
+def locality_report(
+    place: Place,
+    level: str,
+    area: str,
+    *,
+    prevention: pd.DataFrame | None = None,
+    drivers: dict[str, object] | None = None,
+    types: pd.Series | None = None,
+    portraits: pd.DataFrame | None = None,
+) -> str:
     """
     Build one locality's HTML pack.
 
@@ -92,38 +111,55 @@ def locality_report(place: Place, level: str, area: str, *, prevention: pd.DataF
     if area not in locs.index:
         by_name = locs.index[locs["area_name"].str.lower() == str(area).lower()]
         if len(by_name) == 0:
-            msg = (f"No {level} called {area!r}. Choose one of: "
-                   f"{', '.join(sorted(locs['area_name'].astype(str))[:12])}"
-                   f"{' …' if len(locs) > 12 else ''}.")
+            msg = (
+                f"No {level} called {area!r}. Choose one of: "
+                f"{', '.join(sorted(locs['area_name'].astype(str))[:12])}"
+                f"{' …' if len(locs) > 12 else ''}."
+            )
             raise DataError(msg)
         area = str(by_name[0])
     name = str(locs.loc[area, "area_name"])
     mine = place.lsoa.index[place.codes(level) == area]
     lsoa = place.lsoa.loc[mine]
     prof = locality_profile(place, level, area)
-    parts = [f"<h1>{html.escape(name)}</h1>",
-             f"<p class='sub'>{html.escape(place.level_label(level, count=False))} · {len(mine)} neighbourhoods (LSOA 2021) · "
-             f"population {place.weights['population'][mine].sum():,.0f} (Census 2021) · "
-             f"made {dt.date.today().isoformat()} with placekit</p>",
-             "<p class='caveat'>Everything here describes areas, not people: area-level associations, "
-             "never an individual's risk, and not proof of cause.</p>"]
+    parts = [
+        f"<h1>{html.escape(name)}</h1>",
+        f"<p class='sub'>{html.escape(place.level_label(level, count=False))} · {len(mine)} neighbourhoods (LSOA 2021) · "
+        f"population {place.weights['population'][mine].sum():,.0f} (Census 2021) · "
+        f"made {dt.date.today().isoformat()} with placekit</p>",
+        "<p class='caveat'>Everything here describes areas, not people: area-level associations, "
+        "never an individual's risk, and not proof of cause.</p>",
+    ]
     if prevention is not None:
         tiers = prevention["tier"].reindex(mine)
         parts.append("<h2>Prevention tiers</h2>")
-        parts.append(svg_map(lsoa, tiers.map(TIER_COLOURS).fillna("#ffffff"), outline=locs.loc[[area]]))
-        parts.append("<p>" + " ".join(f"<span class='sw' style='background:{c}'></span>{t}"
-                                      for t, c in TIER_COLOURS.items()) + "</p>")
+        parts.append(
+            svg_map(lsoa, tiers.map(TIER_COLOURS).fillna("#ffffff"), outline=locs.loc[[area]])
+        )
+        parts.append(
+            "<p>"
+            + " ".join(
+                f"<span class='sw' style='background:{c}'></span>{t}"
+                for t, c in TIER_COLOURS.items()
+            )
+            + "</p>"
+        )
         rules = prevention.attrs.get("rules", {})
-        parts.append(f"<p class='small'>Rules (percentiles across {html.escape(place.name)}): "
-                     "tertiary if demand ≥ "
-                     f"{rules.get('demand_high')}; secondary if predicted demand ≥ {rules.get('predicted_high')} "
-                     f"or demand ≥ {rules.get('demand_rising')}; primary if driver exposure ≥ "
-                     f"{rules.get('exposure_high')}; otherwise universal.</p>")
+        parts.append(
+            f"<p class='small'>Rules (percentiles across {html.escape(place.name)}): "
+            "tertiary if demand ≥ "
+            f"{rules.get('demand_high')}; secondary if predicted demand ≥ {rules.get('predicted_high')} "
+            f"or demand ≥ {rules.get('demand_rising')}; primary if driver exposure ≥ "
+            f"{rules.get('exposure_high')}; otherwise universal.</p>"
+        )
         ranked_here = level == place.locality_level
-        top = prevention.loc[mine].sort_values("rank_in_locality" if ranked_here else "score",
-                                               ascending=ranked_here)
+        top = prevention.loc[mine].sort_values(
+            "rank_in_locality" if ranked_here else "score", ascending=ranked_here
+        )
         parts.append("<h2>Priorities (highest first)</h2>")
-        parts.append(_table(top[["area_name", "tier", "reason", "score", "demand", "deprivation"]].head(15)))
+        parts.append(
+            _table(top[["area_name", "tier", "reason", "score", "demand", "deprivation"]].head(15))
+        )
     parts.append(f"<h2>Indicators against {html.escape(place.name)}</h2>")
     parts.append(_table(prof["indicators"]))
     parts.append("<h2>Most and least served neighbourhoods</h2>")
@@ -137,18 +173,28 @@ def locality_report(place: Place, level: str, area: str, *, prevention: pd.DataF
         imp = drivers["importance"]
         assert isinstance(imp, pd.DataFrame)
         parts.append(f"<h2>Top drivers of {html.escape(str(drivers.get('demand', 'demand')))}</h2>")
-        parts.append("<p class='small'>Permutation importance on held-out localities (drop in R²); "
-                     f"held-out R² {float(drivers['scores'].max()):.2f}.</p>")  # type: ignore[union-attr]
+        parts.append(
+            "<p class='small'>Permutation importance on held-out localities (drop in R²); "
+            f"held-out R² {float(drivers['scores'].max()):.2f}.</p>"
+        )  # type: ignore[union-attr]
         parts.append(_table(imp.head(8), digits=3))
-    parts.append("<h2>Sources and attributions</h2><ul>" +
-                 "".join(f"<li>{html.escape(a)}</li>" for a in place.attributions) + "</ul>")
-    css = ("body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}"
-           ".t{border-collapse:collapse;font-size:13px}.t td,.t th{padding:3px 8px;border-bottom:1px solid #ddd}"
-           ".caveat{background:#fff4e5;padding:8px;border-left:4px solid #f0a030}.sub,.small{color:#555}"
-           ".sw{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;border:1px solid #999}")
-    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-            f"<title>{html.escape(name)} locality pack</title><style>{css}</style></head><body>"
-            + "".join(parts) + "</body></html>")
+    parts.append(
+        "<h2>Sources and attributions</h2><ul>"
+        + "".join(f"<li>{html.escape(a)}</li>" for a in place.attributions)
+        + "</ul>"
+    )
+    css = (
+        "body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}"
+        ".t{border-collapse:collapse;font-size:13px}.t td,.t th{padding:3px 8px;border-bottom:1px solid #ddd}"
+        ".caveat{background:#fff4e5;padding:8px;border-left:4px solid #f0a030}.sub,.small{color:#555}"
+        ".sw{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;border:1px solid #999}"
+    )
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(name)} locality pack</title><style>{css}</style></head><body>"
+        + "".join(parts)
+        + "</body></html>"
+    )
 
 
 def write_report(html_text: str, path: str | Path) -> Path:

@@ -1249,8 +1249,9 @@ class ScenarioEngine:
         return str(hit[0])
 
     # -- apply -----------------------------------------------------------------------------
-    def apply(self, scenario: dict[str, Any], *,
-              assumed: Mapping[str, Any] | None = None) -> ScenarioResult:
+    def apply(
+        self, scenario: dict[str, Any], *, assumed: Mapping[str, Any] | None = None
+    ) -> ScenarioResult:
         """
         Apply a scenario and compare it with the baseline.
 
@@ -1373,8 +1374,10 @@ class ScenarioEngine:
             by_dec["population"] = pop.groupby(dec).sum()
         else:  # the pack has no IoD 2025: say so rather than fail
             by_dec = pd.DataFrame(columns=[*newly_cols, "population"])
-            notes.append(f"No IMD 2025 deciles for {self.place.name}: "
-                         f"{self.place.unavailable.get('imd2025_decile', 'not in the pack')}.")
+            notes.append(
+                f"No IMD 2025 deciles for {self.place.name}: "
+                f"{self.place.unavailable.get('imd2025_decile', 'not in the pack')}."
+            )
         by_dec.index.name = "imd2025_decile"
         return ScenarioResult(sc, areas, localities, by_dec, time.perf_counter() - t0, notes)
 
@@ -1391,12 +1394,21 @@ class ScenarioEngine:
             from placekit.effects import estimate_access_effect
 
             col = f"{facility}_{self.mode}_min"
-            self._effects[facility] = (estimate_access_effect(self.place, self.demand, col, random_state=0)
-                                       if col in self.place.indicators.columns else None)
+            self._effects[facility] = (
+                estimate_access_effect(self.place, self.demand, col, random_state=0)
+                if col in self.place.indicators.columns
+                else None
+            )
         return self._effects[facility]
 
-    def _demand_changes(self, areas: pd.DataFrame, states: Mapping[str, NearestState],
-                        pop: pd.Series, notes: list[str], assumed: Mapping[str, Any]) -> None:
+    def _demand_changes(
+        self,
+        areas: pd.DataFrame,
+        states: Mapping[str, NearestState],
+        pop: pd.Series,
+        notes: list[str],
+        assumed: Mapping[str, Any],
+    ) -> None:
         """Demand change per facility type: estimated effect x access change, and any assumed effect."""
         from placekit.effects import predicted_change
 
@@ -1459,7 +1471,9 @@ def compare_scenarios(results: dict[str, ScenarioResult]) -> pd.DataFrame:
                 )
         for c in a.columns:
             if c.endswith("_demand_change"):
-                d[f"{c}_mean"] = float((a[c] * a["population_base"]).sum() / a["population_base"].sum())
+                d[f"{c}_mean"] = float(
+                    (a[c] * a["population_base"]).sum() / a["population_base"].sum()
+                )
         d["people_added"] = float((a["population_scn"] - a["population_base"]).sum())
         rows[name] = d
     return pd.DataFrame(rows)

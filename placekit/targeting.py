@@ -55,8 +55,14 @@ def _pct(s: pd.Series) -> pd.Series:
     return 100.0 * s.rank(pct=True, method="max")
 
 
-def assign_tiers(table: pd.DataFrame, *, demand: str = "demand", predicted: str = "predicted",
-                 exposure: str = "exposure", rules: TierRules | None = None) -> pd.DataFrame:
+def assign_tiers(
+    table: pd.DataFrame,
+    *,
+    demand: str = "demand",
+    predicted: str = "predicted",
+    exposure: str = "exposure",
+    rules: TierRules | None = None,
+) -> pd.DataFrame:
     """
     Assign each area a prevention tier with the reason.
 
@@ -78,14 +84,26 @@ def assign_tiers(table: pd.DataFrame, *, demand: str = "demand", predicted: str 
     tier = pd.Series("universal", index=table.index)
     reason = pd.Series("no rule met: universal offer", index=table.index)
     prim = e >= r.exposure_high
-    tier[prim], reason[prim] = "primary", [f"driver exposure at the {x:.0f}th percentile (>= {r.exposure_high:g})" for x in e[prim]]
+    tier[prim], reason[prim] = (
+        "primary",
+        [f"driver exposure at the {x:.0f}th percentile (>= {r.exposure_high:g})" for x in e[prim]],
+    )
     sec = (p >= r.predicted_high) | (d >= r.demand_rising)
-    reason_sec = [f"predicted demand at the {pp:.0f}th percentile (>= {r.predicted_high:g})" if pp >= r.predicted_high
-                  else f"demand rising: {dd:.0f}th percentile (>= {r.demand_rising:g})" for pp, dd in zip(p[sec], d[sec], strict=True)]
+    reason_sec = [
+        f"predicted demand at the {pp:.0f}th percentile (>= {r.predicted_high:g})"
+        if pp >= r.predicted_high
+        else f"demand rising: {dd:.0f}th percentile (>= {r.demand_rising:g})"
+        for pp, dd in zip(p[sec], d[sec], strict=True)
+    ]
     tier[sec], reason[sec] = "secondary", reason_sec
     ter = d >= r.demand_high
-    tier[ter], reason[ter] = "tertiary", [f"demand at the {x:.0f}th percentile (>= {r.demand_high:g})" for x in d[ter]]
-    out = pd.DataFrame({"tier": tier, "reason": reason, "demand_pct": d, "predicted_pct": p, "exposure_pct": e})
+    tier[ter], reason[ter] = (
+        "tertiary",
+        [f"demand at the {x:.0f}th percentile (>= {r.demand_high:g})" for x in d[ter]],
+    )
+    out = pd.DataFrame(
+        {"tier": tier, "reason": reason, "demand_pct": d, "predicted_pct": p, "exposure_pct": e}
+    )
     out.attrs["rules"] = asdict(r)
     return out
 
@@ -93,12 +111,17 @@ def assign_tiers(table: pd.DataFrame, *, demand: str = "demand", predicted: str 
 #: Criteria and default weights of the priority score. A negative weight marks a
 #: strength (community assets lower the priority).
 DEFAULT_CRITERIA: dict[str, float] = {
-    "demand": 0.35, "exposure": 0.25, "access_gap": 0.15, "deprivation": 0.25, "assets": -0.10,
+    "demand": 0.35,
+    "exposure": 0.25,
+    "access_gap": 0.15,
+    "deprivation": 0.25,
+    "assets": -0.10,
 }
 
 
-def priority_ranking(criteria: pd.DataFrame, groups: pd.Series, *,
-                     weights: dict[str, float] | None = None) -> pd.DataFrame:
+def priority_ranking(
+    criteria: pd.DataFrame, groups: pd.Series, *, weights: dict[str, float] | None = None
+) -> pd.DataFrame:
     """
     Rank areas within each locality by a weighted score of criteria percentiles.
 
@@ -119,7 +142,9 @@ def priority_ranking(criteria: pd.DataFrame, groups: pd.Series, *,
     w = weights or DEFAULT_CRITERIA
     missing = [c for c in w if c not in criteria.columns]
     if missing:
-        msg = f"priority criteria {missing} are not in the table; columns: {list(criteria.columns)}."
+        msg = (
+            f"priority criteria {missing} are not in the table; columns: {list(criteria.columns)}."
+        )
         raise DataError(msg)
     pct = criteria[list(w)].rank(pct=True) * 100.0
     total = sum(abs(v) for v in w.values()) or 1.0
@@ -128,9 +153,16 @@ def priority_ranking(criteria: pd.DataFrame, groups: pd.Series, *,
     return pd.DataFrame({"score": score, "rank_in_locality": rank, "locality": groups})
 
 
-def weight_sensitivity(criteria: pd.DataFrame, groups: pd.Series, *, weights: dict[str, float] | None = None,
-                       top_n: int = 5, spread: float = 0.3, n_runs: int = 200,
-                       random_state: int = 0) -> tuple[pd.DataFrame, pd.Series]:
+def weight_sensitivity(
+    criteria: pd.DataFrame,
+    groups: pd.Series,
+    *,
+    weights: dict[str, float] | None = None,
+    top_n: int = 5,
+    spread: float = 0.3,
+    n_runs: int = 200,
+    random_state: int = 0,
+) -> tuple[pd.DataFrame, pd.Series]:
     """
     How much the top of each locality's list changes when the weights move.
 
@@ -158,13 +190,23 @@ def weight_sensitivity(criteria: pd.DataFrame, groups: pd.Series, *, weights: di
             m = groups == g
             k = min(top_n, int(m.sum()))
             overlap[g].append(float((top[m] & base_top[m]).sum()) / max(k, 1))
-    table = pd.DataFrame({"mean_top_overlap": {g: np.mean(v) for g, v in overlap.items()},
-                          "min_top_overlap": {g: np.min(v) for g, v in overlap.items()}})
+    table = pd.DataFrame(
+        {
+            "mean_top_overlap": {g: np.mean(v) for g, v in overlap.items()},
+            "min_top_overlap": {g: np.min(v) for g, v in overlap.items()},
+        }
+    )
     return table.sort_index(), (in_top / n_runs).rename("share_of_runs_in_top")
 
 
-def match_comparisons(profile: pd.DataFrame, pilots: list[str], *, cluster: pd.Series, locality: pd.Series,
-                      n_per_pilot: int = 1) -> pd.DataFrame:
+def match_comparisons(
+    profile: pd.DataFrame,
+    pilots: list[str],
+    *,
+    cluster: pd.Series,
+    locality: pd.Series,
+    n_per_pilot: int = 1,
+) -> pd.DataFrame:
     """
     Propose matched comparison areas for pilot areas.
 
@@ -207,11 +249,19 @@ def balance_table(profile: pd.DataFrame, pilots: list[str], comparisons: list[st
     """
     sd = profile.std().replace(0, 1)
     a, b = profile.loc[pilots].mean(), profile.loc[comparisons].mean()
-    return pd.DataFrame({"pilots": a, "comparisons": b, "city": profile.mean(), "smd": (a - b) / sd})
+    return pd.DataFrame(
+        {"pilots": a, "comparisons": b, "city": profile.mean(), "smd": (a - b) / sd}
+    )
 
 
-def prevention_table(place: object, drivers_result: dict[str, object], *, rules: TierRules | None = None,
-                     weights: dict[str, float] | None = None, level: str | None = None) -> pd.DataFrame:
+def prevention_table(
+    place: object,
+    drivers_result: dict[str, object],
+    *,
+    rules: TierRules | None = None,
+    weights: dict[str, float] | None = None,
+    level: str | None = None,
+) -> pd.DataFrame:
     """
     Tiers and priorities for every LSOA of a place, from a demand explanation.
 
@@ -238,19 +288,37 @@ def prevention_table(place: object, drivers_result: dict[str, object], *, rules:
     areas = drivers_result["areas"]
     assert isinstance(areas, pd.DataFrame)
     ind = place.indicators.reindex(areas.index)
-    access_cols = [c for c in ("gp_walk_min", "pharmacy_walk_min", "greenspace_walk_min", "stop_walk_min")
-                   if c in ind.columns] or ["road_distance_gp_2019_km", "road_distance_store_2019_km"]
-    asset_cols = [c for c in ("community_centres_count", "libraries_count", "warm_spaces_count",
-                              "places_of_worship_count") if c in ind.columns]
+    access_cols = [
+        c
+        for c in ("gp_walk_min", "pharmacy_walk_min", "greenspace_walk_min", "stop_walk_min")
+        if c in ind.columns
+    ] or ["road_distance_gp_2019_km", "road_distance_store_2019_km"]
+    asset_cols = [
+        c
+        for c in (
+            "community_centres_count",
+            "libraries_count",
+            "warm_spaces_count",
+            "places_of_worship_count",
+        )
+        if c in ind.columns
+    ]
     pop = place.weights["population"].reindex(areas.index)
-    crit = pd.DataFrame({
-        "demand": areas["observed"], "predicted": areas["predicted"], "exposure": areas["exposure"],
-        "access_gap": ind[access_cols].rank(pct=True).mean(axis=1),
-        "deprivation": ind["imd2025_score"],
-        "assets": 1000.0 * ind[asset_cols].sum(axis=1) / pop,
-    }, index=areas.index)
+    crit = pd.DataFrame(
+        {
+            "demand": areas["observed"],
+            "predicted": areas["predicted"],
+            "exposure": areas["exposure"],
+            "access_gap": ind[access_cols].rank(pct=True).mean(axis=1),
+            "deprivation": ind["imd2025_score"],
+            "assets": 1000.0 * ind[asset_cols].sum(axis=1) / pop,
+        },
+        index=areas.index,
+    )
     tiers = assign_tiers(crit, rules=rules)
-    pr = priority_ranking(crit, place.codes(level or place.locality_level).reindex(areas.index), weights=weights)
+    pr = priority_ranking(
+        crit, place.codes(level or place.locality_level).reindex(areas.index), weights=weights
+    )
     out = crit.join(tiers[["tier", "reason"]]).join(pr)
     out.insert(0, "area_name", place.lsoa["area_name"].reindex(out.index))
     out.attrs["rules"] = tiers.attrs["rules"]

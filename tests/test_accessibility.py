@@ -33,13 +33,22 @@ def _grid_net():
                     v.append(idx(i + di, j + dj))
                     length.append(100.0)
     u, v, ln = np.array(u), np.array(v), np.array(length)
-    return StreetNetwork("walk", np.array(xs), np.array(ys), np.r_[u, v], np.r_[v, u], np.r_[ln, ln],
-                         np.array(["footway"] * (2 * u.size)))
+    return StreetNetwork(
+        "walk",
+        np.array(xs),
+        np.array(ys),
+        np.r_[u, v],
+        np.r_[v, u],
+        np.r_[ln, ln],
+        np.array(["footway"] * (2 * u.size)),
+    )
 
 
 def _fac(net, pts):
     node, off = net.snap(np.array([p[0] for p in pts]), np.array([p[1] for p in pts]))
-    return FacilitySet("t", np.array([f"f{i}" for i in range(len(pts))]), np.arange(len(pts)), node, off)
+    return FacilitySet(
+        "t", np.array([f"f{i}" for i in range(len(pts))]), np.arange(len(pts)), node, off
+    )
 
 
 def test_handworked_grid():
@@ -56,9 +65,15 @@ def test_handworked_grid():
 
 def test_one_way_respected():
     # 0 -> 1 one way (100 m), 1 -> 0 only via 2 (300 m)
-    net = StreetNetwork("drive", np.array([0.0, 100, 50]), np.array([0.0, 0, 100]),
-                        np.array([0, 1, 2]), np.array([1, 2, 0]), np.array([100.0, 150, 150]),
-                        np.array(["residential"] * 3))
+    net = StreetNetwork(
+        "drive",
+        np.array([0.0, 100, 50]),
+        np.array([0.0, 0, 100]),
+        np.array([0, 1, 2]),
+        np.array([1, 2, 0]),
+        np.array([100.0, 150, 150]),
+        np.array(["residential"] * 3),
+    )
     m = AccessModel(net)
     to1 = m.solve(_fac(net, [(100, 0)]))
     assert to1.cost[0] == pytest.approx(100.0)
@@ -67,8 +82,15 @@ def test_one_way_respected():
 
 
 def test_drive_time_by_road_type():
-    net = StreetNetwork("drive", np.array([0.0, 1000]), np.array([0.0, 0]), np.array([0]), np.array([1]),
-                        np.array([1000.0]), np.array(["primary"]))
+    net = StreetNetwork(
+        "drive",
+        np.array([0.0, 1000]),
+        np.array([0.0, 0]),
+        np.array([0]),
+        np.array([1]),
+        np.array([1000.0]),
+        np.array(["primary"]),
+    )
     m = AccessModel(net, metric="time")
     st = m.solve(_fac(net, [(1000, 0)]))
     assert st.cost[0] == pytest.approx(1000 / (48 * 1000 / 60))  # 1.25 min at 48 km/h
@@ -146,7 +168,9 @@ def test_agrees_with_iod_road_distance_to_gp(place):
     p = add_access_indicators(place, modes=("walk",), types=("gp",))
     rho = spearmanr(p.indicators["gp_walk_m"], p.indicators["road_distance_gp_2019_km"]).statistic
     assert rho > 0.6
-    assert p.indicators["gp_walk_min"].iloc[0] == pytest.approx(p.indicators["gp_walk_m"].iloc[0] / 80.0)
+    assert p.indicators["gp_walk_min"].iloc[0] == pytest.approx(
+        p.indicators["gp_walk_m"].iloc[0] / 80.0
+    )
 
 
 def test_cumulative_and_isochrone(walk_net, place):
@@ -186,8 +210,19 @@ def test_from_graph_keeps_largest_component():
 
 
 def test_default_types_cover_issue():
-    assert {"gp", "pharmacy", "dentist", "greenspace", "leisure", "library", "community_centre",
-            "stop", "fast_food", "pub", "betting"} == set(DEFAULT_TYPES)
+    assert {
+        "gp",
+        "pharmacy",
+        "dentist",
+        "greenspace",
+        "leisure",
+        "library",
+        "community_centre",
+        "stop",
+        "fast_food",
+        "pub",
+        "betting",
+    } == set(DEFAULT_TYPES)
 
 
 def test_cli_access_with_cumulative(tmp_path):
@@ -196,9 +231,26 @@ def test_cli_access_with_cumulative(tmp_path):
     from placekit.cli import main
 
     out = tmp_path / "a.csv"
-    assert main(["access", "--facility", "library,gp", "--mode", "walk", "--within", "15", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "access",
+                "--facility",
+                "library,gp",
+                "--mode",
+                "walk",
+                "--within",
+                "15",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     t = pd.read_csv(out)
-    assert {"area_code", "library_walk_m", "library_walk_min", "gp_walk_within_15min"} <= set(t.columns)
+    assert {"area_code", "library_walk_m", "library_walk_min", "gp_walk_within_15min"} <= set(
+        t.columns
+    )
     # anyone whose nearest GP is under 15 min on average reaches at least one GP on average... mostly
     near = t["gp_walk_min"] < 5
     assert (t.loc[near, "gp_walk_within_15min"] >= 1).all()

@@ -4,7 +4,6 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -175,8 +174,12 @@ def test_scenario_section_apply(at):
 def test_export_section(at):
     _go(at, "Export")
     labels = [b.label for b in at.get("download_button")]
-    assert {"Current table (CSV)", "Current table (GeoJSON)", "Current table (GeoPackage)",
-            "Current map (HTML)"} <= set(labels)
+    assert {
+        "Current table (CSV)",
+        "Current table (GeoJSON)",
+        "Current table (GeoPackage)",
+        "Current map (HTML)",
+    } <= set(labels)
 
 
 def test_scenario_location_by_map_click(at):

@@ -18,8 +18,16 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def _free_port() -> int:
@@ -37,9 +45,24 @@ def server():
     ARTIFACTS.mkdir(exist_ok=True)
     log = (ARTIFACTS / "server.log").open("wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(ROOT / "app.py"),
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     launched = time.perf_counter()
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -63,13 +86,21 @@ def page(server):
     ARTIFACTS.mkdir(exist_ok=True)
     user_dir = tempfile.mkdtemp(prefix="pk-chromium-")
     with sync_playwright() as p:
-        ctx = p.chromium.launch_persistent_context(user_dir, executable_path=CHROMIUM, args=FLAGS,
-                                                   headless=True, viewport={"width": 1400, "height": 1000})
+        ctx = p.chromium.launch_persistent_context(
+            user_dir,
+            executable_path=CHROMIUM,
+            args=FLAGS,
+            headless=True,
+            viewport={"width": 1400, "height": 1000},
+        )
         pg = ctx.new_page()
         pg.ws_bytes = [0]  # type: ignore[attr-defined]
 
         def on_ws(ws):  # count what the server sends
-            ws.on("framereceived", lambda payload: pg.ws_bytes.__setitem__(0, pg.ws_bytes[0] + len(payload)))
+            ws.on(
+                "framereceived",
+                lambda payload: pg.ws_bytes.__setitem__(0, pg.ws_bytes[0] + len(payload)),
+            )
 
         pg.on("websocket", on_ws)
         t0 = time.perf_counter()
@@ -89,7 +120,9 @@ def page(server):
 def _wait_idle(pg, timeout_ms: int = 240_000) -> None:
     """Wait until Streamlit reports that the script is not running."""
     pg.wait_for_timeout(200)
-    pg.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]", timeout=timeout_ms)
+    pg.wait_for_selector(
+        "[data-testid=stApp][data-test-script-state=notRunning]", timeout=timeout_ms
+    )
 
 
 def _canvas_stats(pg) -> dict:
@@ -132,13 +165,18 @@ def test_map_drawn_with_legend(page):
     _wait_idle(page)
     page.wait_for_timeout(500)
     assert _canvas_not_blank(page)
-    assert _canvas_stats(page)["signature"] != painted  # the map was recoloured, not just the legend
-    metrics = {"server_launch_to_first_map_s": round(page.launch_to_map_s, 2),
-               "server_listening_s": round(page.server_up_s, 2),
-               "page_open_to_first_map_s": round(page.cold_start_s, 2),
-               "page_open_to_all_tabs_drawn_s": round(page.full_load_s, 2),
-               "first_page_websocket_bytes": first_bytes,
-               "warm_rerun_s": round(rerun_s, 3), "warm_rerun_websocket_bytes": page.ws_bytes[0] - before}
+    assert (
+        _canvas_stats(page)["signature"] != painted
+    )  # the map was recoloured, not just the legend
+    metrics = {
+        "server_launch_to_first_map_s": round(page.launch_to_map_s, 2),
+        "server_listening_s": round(page.server_up_s, 2),
+        "page_open_to_first_map_s": round(page.cold_start_s, 2),
+        "page_open_to_all_tabs_drawn_s": round(page.full_load_s, 2),
+        "first_page_websocket_bytes": first_bytes,
+        "warm_rerun_s": round(rerun_s, 3),
+        "warm_rerun_websocket_bytes": page.ws_bytes[0] - before,
+    }
     (ARTIFACTS / "browser_metrics.json").write_text(json.dumps(metrics, indent=2))
     print(metrics)
     page.screenshot(path=str(ARTIFACTS / "explorer_natural_breaks.png"))
@@ -220,7 +258,9 @@ def test_upload_flow_and_markup_is_text(page):
     page.get_by_text("Your data", exact=True).click()
     _wait_idle(page)
     good = ARTIFACTS / "upload.csv"
-    good.write_text("lsoa_code,<script>window.pwned=1</script>\nE01007823,12\nE01007824,7\n", encoding="utf-8")
+    good.write_text(
+        "lsoa_code,<script>window.pwned=1</script>\nE01007823,12\nE01007824,7\n", encoding="utf-8"
+    )
     _uploader(page).set_input_files(str(good))
     page.get_by_text("Loaded upload.csv").wait_for(timeout=60_000)
     assert page.evaluate("() => window.pwned === undefined")

@@ -8,15 +8,25 @@ from placekit import layers as pl
 
 def _grid(values):
     geoms = [box(430000 + i * 100, 380000, 430100 + i * 100, 380100) for i in range(len(values))]
-    return gpd.GeoDataFrame({"area_name": [f"a{i}" for i in range(len(values))], "v": values},
-                            geometry=geoms, crs="EPSG:27700", index=[f"c{i}" for i in range(len(values))])
+    return gpd.GeoDataFrame(
+        {"area_name": [f"a{i}" for i in range(len(values))], "v": values},
+        geometry=geoms,
+        crs="EPSG:27700",
+        index=[f"c{i}" for i in range(len(values))],
+    )
 
 
 def test_quantile_breaks_handworked():
     t = _grid([1.0, 2, 3, 4, 5, 6, 7, 8, 9, 10])
     layer, lg = pl.choropleth(t, "v", title="v")
     assert lg.method == "5 classes, quantiles"
-    assert [e[0] for e in lg.entries] == ["1.00 – 2.80", "2.80 – 4.60", "4.60 – 6.40", "6.40 – 8.20", "8.20 – 10.00"]
+    assert [e[0] for e in lg.entries] == [
+        "1.00 – 2.80",
+        "2.80 – 4.60",
+        "4.60 – 6.40",
+        "6.40 – 8.20",
+        "8.20 – 10.00",
+    ]
     feats = layer.data["features"]
     assert feats[0]["properties"]["rank"] == "10 of 10"  # higher is worse: value 1 is the best
     assert feats[-1]["properties"]["rank"] == "1 of 10"
@@ -69,7 +79,9 @@ def test_compact_deck_json_is_small():
     assert "\n" not in compact
     import pydeck as pdk
 
-    pretty = pdk.Deck(layers=[layer], initial_view_state=pl.view_for(t), map_provider=None).to_json()
+    pretty = pdk.Deck(
+        layers=[layer], initial_view_state=pl.view_for(t), map_provider=None
+    ).to_json()
     assert json.loads(compact)["layers"] == json.loads(pretty)["layers"]
     assert len(compact) < len(pretty) / 2
 
@@ -90,7 +102,7 @@ def test_view_fits_extent():
     # at the returned zoom the strip's width in pixels is at most the map width, and more than half of it
 
     b = g.to_crs(4326).total_bounds
-    px = (b[2] - b[0]) / 360 * 512 * 2 ** v.zoom
+    px = (b[2] - b[0]) / 360 * 512 * 2**v.zoom
     assert 500 < px <= 1000
 
 
@@ -109,7 +121,12 @@ def test_categorical_legend_names_categories():
     t = _grid([1.0, 2, 3])
     t["tier"] = ["tertiary", "primary", "tertiary"]
     layer, lg = pl.categorical(t, "tier", title="Tier", colours=pl.TIER_RGB)
-    assert [e[0] for e in lg.entries] == ["tertiary (2)", "secondary (0)", "primary (1)", "universal (0)"]
+    assert [e[0] for e in lg.entries] == [
+        "tertiary (2)",
+        "secondary (0)",
+        "primary (1)",
+        "universal (0)",
+    ]
     fills = [f["properties"]["fill"][:3] for f in layer.data["features"]]
     assert fills[0] == list(pl.TIER_RGB["tertiary"]) and fills[1] == list(pl.TIER_RGB["primary"])
 
@@ -127,7 +144,9 @@ def test_static_areas_and_expression_colouring(tmp_path):
     assert layer.data == f"app/static/{name}" and "{v__rank}" in tip["text"]
     expr = layer.get_fill_color
     bounds = [float(b) for b in re.findall(r"<= ([-0-9.e]+) \?", expr)]
-    colours = [json.loads(c) for c in re.findall(r"\? (\[[0-9, ]+\])", expr)][1:]  # first is the null colour
+    colours = [json.loads(c) for c in re.findall(r"\? (\[[0-9, ]+\])", expr)][
+        1:
+    ]  # first is the null colour
     last = json.loads(expr.rsplit(" : ", 1)[1])
     _bins, cols, cls, _ = pl.classify(t["v"])
 
@@ -148,7 +167,9 @@ def test_to_static_moves_inline_geojson_to_a_file(tmp_path):
     inline = layer.data
     (moved,) = pl.to_static([layer], tmp_path)
     assert isinstance(moved.data, str) and moved.data.startswith("app/static/layer_")
-    assert json.loads((tmp_path / moved.data.rsplit("/", 1)[1]).read_text()) == json.loads(json.dumps(inline))
+    assert json.loads((tmp_path / moved.data.rsplit("/", 1)[1]).read_text()) == json.loads(
+        json.dumps(inline)
+    )
     assert layer.data is inline  # the original layer is untouched
 
 

@@ -36,7 +36,9 @@ def test_lac_population_sums_to_city(place):
 
 
 def test_census_rate_uses_its_own_denominator(place, pack_dir):
-    raw = pd.read_parquet(pack_dir / "census/census2021_sheffield_lsoa21_selected_tables_sum_of_oa.parquet")
+    raw = pd.read_parquet(
+        pack_dir / "census/census2021_sheffield_lsoa21_selected_tables_sum_of_oa.parquet"
+    )
     row = raw.set_index("LSOA21CD").loc["E01007823"]
     expected = 100 * (row["ts0370005"] + row["ts0370006"]) / row["ts0370001"]
     assert place.indicators.loc["E01007823", "bad_health_pct"] == pytest.approx(expected)
@@ -46,7 +48,9 @@ def test_census_rate_uses_its_own_denominator(place, pack_dir):
 
 
 def test_locality_rate_is_ratio_of_sums(place, pack_dir):
-    raw = pd.read_parquet(pack_dir / "census/census2021_sheffield_lsoa21_selected_tables_sum_of_oa.parquet")
+    raw = pd.read_parquet(
+        pack_dir / "census/census2021_sheffield_lsoa21_selected_tables_sum_of_oa.parquet"
+    )
     raw = raw.set_index("LSOA21CD")
     lac = place.lsoa["lac_code"]
     num = (raw["ts0370005"] + raw["ts0370006"]).groupby(lac).sum()
@@ -80,13 +84,17 @@ def test_unknown_level_message(place):
 
 
 def test_iod2019_harmonisation(place, pack_dir):
-    iod = pd.read_parquet(pack_dir / "deprivation/iod2019_sheffield_lsoa11_combined.parquet").set_index("lsoa11cd")
+    iod = pd.read_parquet(
+        pack_dir / "deprivation/iod2019_sheffield_lsoa11_combined.parquet"
+    ).set_index("lsoa11cd")
     # unchanged code copied
     assert place.indicators.loc["E01007823", "imd2019_rank"] == iod.loc["E01007823", "imd_rank"]
     # merge E01007859 + E01007860 -> E01034843: population-weighted
     a, b = iod.loc["E01007859"], iod.loc["E01007860"]
     w = a["pop_total_mid2015"], b["pop_total_mid2015"]
-    exp = (a["acute_morbidity_indicator"] * w[0] + b["acute_morbidity_indicator"] * w[1]) / (w[0] + w[1])
+    exp = (a["acute_morbidity_indicator"] * w[0] + b["acute_morbidity_indicator"] * w[1]) / (
+        w[0] + w[1]
+    )
     assert place.indicators.loc["E01034843", "acute_morbidity_2019"] == pytest.approx(exp)
     # split E01033278 -> E01034845 and E01034846: inherited
     parent = iod.loc["E01033278", "imd_rank"]
@@ -95,12 +103,22 @@ def test_iod2019_harmonisation(place, pack_dir):
 
 
 def test_harmonise_counts_split_by_population():
-    lookup = pd.DataFrame({"LSOA11CD": ["A", "B", "C", "D"], "LSOA21CD": ["X", "X", "Y", "Z"],
-                           "CHGIND": ["M", "M", "S", "S"]})
+    lookup = pd.DataFrame(
+        {
+            "LSOA11CD": ["A", "B", "C", "D"],
+            "LSOA21CD": ["X", "X", "Y", "Z"],
+            "CHGIND": ["M", "M", "S", "S"],
+        }
+    )
     lookup.loc[3, "LSOA11CD"] = "C"
     t = pd.DataFrame({"n": [10.0, 20.0, 30.0], "r": [1.0, 3.0, 5.0]}, index=["A", "B", "C"])
-    out = lsoa11_to_lsoa21(t, lookup, weight11=pd.Series({"A": 100, "B": 300, "C": 50}),
-                           population21=pd.Series({"X": 1, "Y": 200, "Z": 100}), count_columns=["n"])
+    out = lsoa11_to_lsoa21(
+        t,
+        lookup,
+        weight11=pd.Series({"A": 100, "B": 300, "C": 50}),
+        population21=pd.Series({"X": 1, "Y": 200, "Z": 100}),
+        count_columns=["n"],
+    )
     assert out.loc["X", "n"] == 30
     assert out.loc["X", "r"] == pytest.approx((1 * 100 + 3 * 300) / 400)
     assert out.loc["Y", "n"] == pytest.approx(20) and out.loc["Z", "n"] == pytest.approx(10)
@@ -121,6 +139,10 @@ def test_layers_carry_attribution(place):
 def test_city_value_is_ratio_of_sums(place, pack_dir):
     from placekit.place import city_value
 
-    raw = pd.read_parquet(pack_dir / "census/census2021_sheffield_lsoa21_selected_tables_sum_of_oa.parquet")
-    assert city_value(place, "no_car_pct") == pytest.approx(100 * raw["ts0450002"].sum() / raw["ts0450001"].sum())
+    raw = pd.read_parquet(
+        pack_dir / "census/census2021_sheffield_lsoa21_selected_tables_sum_of_oa.parquet"
+    )
+    assert city_value(place, "no_car_pct") == pytest.approx(
+        100 * raw["ts0450002"].sum() / raw["ts0450001"].sum()
+    )
     assert city_value(place, "population") == pytest.approx(556_512)
