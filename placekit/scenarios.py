@@ -1177,10 +1177,8 @@ class ScenarioEngine:
         ----------
         scenario
             A scenario document (see :func:`validate_scenario`).
-        assumed
-            ``{facility type: EffectResult}`` from :func:`placekit.effects.assumed_effect`
-            (an effect stated from the literature, with its source), shown beside the
-            estimated one as ``<type>_demand_change_assumed`` (and ``_lower``/``_upper``).
+        threshold_min
+            Minutes of travel; the scenario's threshold by default.
 
         Raises
         ------
@@ -1221,12 +1219,15 @@ class ScenarioEngine:
                         "geometry": isochrone(self.model, x, y, max_cost=cost),
                     }
                 )
+        rows = [r for r in rows if not r["geometry"].is_empty]  # a site too far from any street
         out = (
             gpd.GeoDataFrame(rows, geometry="geometry", crs=WORKING_CRS)
             if rows
             else gpd.GeoDataFrame({"name": []}, geometry=[], crs=WORKING_CRS)
         )
-        out.attrs["label"] = f"{minutes:g}-minute {self.mode} isochrone"
+        out.attrs.update(label=f"{minutes:g}-minute {self.mode} service area",
+                         method="service_area: reached streets buffered 50 m, blocks filled",
+                         max_cost=cost)
         return out
 
     def _minutes(self, cost: np.ndarray) -> np.ndarray:
@@ -1409,7 +1410,7 @@ class ScenarioEngine:
         notes: list[str],
         assumed: Mapping[str, Any],
     ) -> None:
-        """Demand change per facility type: estimated effect x access change, and any assumed effect."""
+        """Demand change per facility type: effect x access change (estimated, and assumed)."""
         from placekit.effects import predicted_change
 
         for f in states:
