@@ -81,14 +81,12 @@ __all__ = [
     "ALL",
     "LSOA",
     "METHOD",
-    "PARENTS",
     "AuditResult",
     "Protection",
     "audit",
     "audit_upload",
     "place_protection",
     "protect",
-    "secondary_suppress",
     "suppress_counts",
 ]
 
@@ -103,16 +101,6 @@ METHOD = (
     "cell's attacker interval (LP over all published cells, counts >= 0) spans at least "
     "the protection interval"
 )
-#: Legacy: the groups whose totals the old per-level rule looked at. Not used by
-#: :func:`protect`, which protects all levels at once.
-PARENTS = {
-    "lsoa": ("ward", "neighbourhood", "lac", "city"),
-    "neighbourhood": ("city",),
-    "ward": ("lac", "city"),
-    "lac": ("city",),
-}
-#: Levels :func:`suppress_counts` falls back to when the place does not list its own.
-_FALLBACK_LEVELS = ("ward", "neighbourhood", "lac")
 _REASON_SECONDARY = "secondary (protects a hidden cell)"
 _REASON_NO_DATA = "no data"
 _MAX_COUNT = 1e9
@@ -1062,20 +1050,8 @@ def audit_upload(
 
 
 def _place_groupings(place: Any) -> dict[str, pd.Series]:
-    """Every published locality level of ``place`` (the Place API is in flux: be lenient)."""
-    levels = getattr(place, "levels", None)
-    if levels is None or isinstance(levels, str):
-        levels = _FALLBACK_LEVELS
-    out: dict[str, pd.Series] = {}
-    for lvl in levels:
-        if lvl in (LSOA, ALL, "city"):
-            continue
-        codes = place.codes(lvl)
-        if not isinstance(codes, pd.Series):
-            msg = f"place.codes({lvl!r}) must return a Series of codes indexed by LSOA."
-            raise DataError(msg)
-        out[str(lvl)] = codes
-    return out
+    """Every published locality level of ``place`` (``place.levels``), as codes per LSOA."""
+    return {str(lvl): place.codes(lvl) for lvl in place.levels if lvl not in (LSOA, ALL)}
 
 
 _CACHE: dict[tuple[Any, ...], tuple[pd.Series, dict[str, pd.Series], Protection]] = {}
@@ -1094,11 +1070,11 @@ def place_protection(place: Place, count_id: str) -> Protection:
     """
     The :class:`Protection` of the uploaded count ``count_id`` of ``place``.
 
-    Every level of the place is protected at once: ``place.levels`` if the
-    place has that attribute, else ward, neighbourhood and LAC, each read with
-    ``place.codes(level)``, plus the LSOAs and the whole pack (``"all"``). The
-    result is cached on the content of the counts and the groupings, so the
-    tables, maps and exports of every level share one pattern.
+    Every level of the place is protected at once: ``place.levels`` (its
+    locality levels), each read with ``place.codes(level)``, plus the LSOAs
+    and the whole pack (``"all"``). The result is cached on the content of
+    the counts and the groupings, so the tables, maps and exports of every
+    level share one pattern.
 
     Parameters
     ----------
@@ -1163,45 +1139,3 @@ def suppress_counts(place: Place, count_id: str, level: str) -> pd.Series:
                "that one suppression pattern covers them all.")
         raise DataError(msg)
     return prot.hidden[lvl].copy()
-
-
-# ----------------------------------------------------------------------------- legacy
-
-
-def secondary_suppress(counts: pd.Series, hidden: pd.Series, groups: list[pd.Series]) -> pd.Series:
-    """
-    Legacy rule: add suppression until no group has exactly one hidden member.
-
-    Kept for comparison only. It does **not** protect against differencing of
-    overlapping levels (see the module docstring); use :func:`protect`.
-
-    Parameters
-    ----------
-    counts
-        The true counts.
-    hidden
-        Boolean mask of primary suppression, indexed like ``counts``.
-    groups
-        Group labels (one Series per grouping), indexed like ``counts``.
-
-    Returns
-    -------
-    pd.Series
-        The final boolean mask.
-    """
-    hidden = hidden.copy()
-    changed = True
-    while changed:
-        changed = False
-        for g in groups:
-            n_hidden = hidden.groupby(g).sum()
-            for label in n_hidden.index[n_hidden == 1]:
-                members = g.index[g == label]
-                cand = counts.loc[members][~hidden.loc[members]]
-                if cand.empty:
-                    continue
-                nonzero = cand[cand > 0]
-                pick = (nonzero if not nonzero.empty else cand).sort_values(kind="stable").index[0]
-                hidden.loc[pick] = True
-                changed = True
-    return hidden

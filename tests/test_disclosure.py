@@ -407,8 +407,9 @@ def _fake_place(with_levels: bool):
     index, groupings = _structure(80, sizes=(8, 25, 3), seed=6)
     lsoa = pd.DataFrame({f"{k}_code": v for k, v in groupings.items()})
     ind = pd.DataFrame({"user_x": _upload(index, 3)})
-    extra = {"levels": ("lsoa", "neighbourhood", "ward", "lac")} if with_levels else {}
-    return _FakePlace(lsoa=lsoa, indicators=ind, min_count=5, **extra), groupings
+    levels = ("neighbourhood", "ward", "lac")
+    levels = ("lsoa", *levels) if with_levels else levels
+    return _FakePlace(lsoa=lsoa, indicators=ind, min_count=5, levels=levels), groupings
 
 
 @pytest.mark.parametrize("with_levels", [True, False])
@@ -421,13 +422,6 @@ def test_suppress_counts_uses_one_pattern_for_every_level(with_levels):
         pd.testing.assert_series_equal(got, want)
     with pytest.raises(DataError, match="not one of the levels"):
         suppress_counts(place, "user_x", "msoa")
-
-
-def test_old_secondary_suppress_still_importable():
-    counts = pd.Series([2, 10, 7, 0], index=list("abcd"))
-    groups = [pd.Series(["g"] * 4, index=list("abcd"))]
-    hidden = disclosure.secondary_suppress(counts, (counts > 0) & (counts < 5), groups)
-    assert hidden.tolist() == [True, False, True, False]
 
 
 # ----------------------------------------------------------------------------- properties

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import MultiPoint, Point, Polygon
 
-from placekit.disclosure import place_protection, secondary_suppress
+from placekit.disclosure import place_protection
 from placekit.errors import CRSError, DataError, SchemaError
 from placekit.userdata import (
     MAX_COLUMNS,
@@ -161,13 +161,6 @@ def test_suppression_hides_small_counts_everywhere(place):
     ward = place.lsoa.loc[codes[0], "ward_code"]
     in_ward = place.lsoa.index[place.lsoa["ward_code"] == ward]
     assert t.loc[in_ward, "user_referrals"].isna().sum() >= 2
-
-
-def test_secondary_suppress_handworked():
-    counts = pd.Series([2, 10, 7, 0], index=list("abcd"))
-    groups = [pd.Series(["g"] * 4, index=list("abcd"))]
-    hidden = secondary_suppress(counts, (counts > 0) & (counts < 5), groups)
-    assert hidden.tolist() == [True, False, True, False]
 
 
 # ----------------------------------------------------------------------------- points
