@@ -17,7 +17,7 @@ or polygon (``osmnx.graph_from_place`` / ``graph_from_polygon``). It is then
 The result does not depend on Python's hash seed. osmnx's simplification keeps
 ``list(set(values))`` when the segments it merges carry different tags, so the
 order of such lists changes from run to run. Drive networks are therefore
-simplified with ``edge_attrs_differ=["highway"]`` (an edge never spans two road
+simplified with ``edge_attrs_differ=["highway", "maxspeed"]`` (an edge never spans two road
 types, so its speed is exact), and any list that remains (walk networks,
 downloaded graphs) is resolved by a fixed rule (:func:`pick_highway`).
 
@@ -28,9 +28,17 @@ rebuilt and reported. Builders of the same cache take a lock file
 (``fcntl.flock``), so two processes never build it twice or collide; the second
 one loads what the first wrote.
 
+Each directed edge is held once. osmnx's walk graph is already bidirectional
+(a street is the pair u->v, v->u); :func:`from_graph` adds the reverse of any
+edge that lacks one and drops exact duplicates (same ends, same length to the
+millimetre), so parallel streets of different lengths stay, mirrors do not.
+
 Speeds are explicit: walking at ``walk_speed_kmh`` (4.8 km/h by default, the
-usual planning figure of 80 m per minute); driving at a speed per highway type
-(:data:`DRIVE_SPEEDS_KMH`), used because the pack's OSM data has no maxspeed.
+usual planning figure of 80 m per minute); driving at the edge's OSM
+``maxspeed`` where it is tagged (a limit, parsed by :func:`parse_maxspeed_kmh`;
+drive edges are split where it changes), else at a speed per highway type
+(:data:`DRIVE_SPEEDS_KMH`). The regional packs' OSM extracts carry no maxspeed,
+so there every drive time uses the road-type speeds.
 """
 
 from __future__ import annotations
@@ -64,6 +72,7 @@ __all__ = [
     "from_place_name",
     "from_polygon",
     "load_network",
+    "parse_maxspeed_kmh",
     "pick_highway",
 ]
 
@@ -83,13 +92,82 @@ DRIVE_SPEEDS_KMH: dict[str, float] = {
     "service": 16.0,
     "road": 32.0,
 }
+#: Version 5: each directed walk edge once (version 4 mirrored osmnx's
+#: bidirectional graph again, doubling every edge); drive ``maxspeed`` kept.
 #: Version 4: drive edges split where the road type changes; lists of types
 #: resolved by :func:`pick_highway` (version 3 depended on the hash seed).
-_CACHE_VERSION = 4
-_ARRAYS = ("mode", "node_x", "node_y", "edge_u", "edge_v", "length_m", "highway", "version")
+_CACHE_VERSION = 5
+_ARRAYS = (
+    "mode",
+    "node_x",
+    "node_y",
+    "edge_u",
+    "edge_v",
+    "length_m",
+    "highway",
+    "maxspeed_kmh",
+    "version",
+)
+_MPH_KMH = 1.609344
+#: UK national-limit and special maxspeed values, km/h.
+_NAMED_SPEEDS_KMH = {
+    "gb:nsl_single": 60 * _MPH_KMH,
+    "gb:nsl_dual": 70 * _MPH_KMH,
+    "gb:motorway": 70 * _MPH_KMH,
+    "uk:nsl_single": 60 * _MPH_KMH,
+    "uk:nsl_dual": 70 * _MPH_KMH,
+    "uk:motorway": 70 * _MPH_KMH,
+    "national": 60 * _MPH_KMH,
+    "walk": 6.0,
+    "gb:zone20": 20 * _MPH_KMH,
+    "gb:zone30": 30 * _MPH_KMH,
+}
 #: Longest wait for another process building the same cache, in seconds.
 LOCK_TIMEOUT_S = 1800.0
 Progress = Callable[[str, float], None]
+
+
+def parse_maxspeed_kmh(value: object) -> float:
+    """
+    An OSM ``maxspeed`` tag in km/h, or NaN when it cannot be read.
+
+    Plain numbers are km/h (OSM's default unit); ``"30 mph"`` is converted;
+    UK named limits (``GB:nsl_single`` 60 mph, ``GB:nsl_dual`` and
+    ``GB:motorway`` 70 mph, ``national``) are read as their limits. A list
+    (segments merged with different tags) gives its lowest speed.
+    Anything else (``"none"``, ``"signals"``, ``"variable"``, hostile text,
+    zero, negative or above 200 km/h) is NaN, so the road-type speed is used.
+
+    Examples
+    --------
+    >>> round(parse_maxspeed_kmh("30 mph"), 2)
+    48.28
+    >>> parse_maxspeed_kmh("50")
+    50.0
+    >>> parse_maxspeed_kmh(["20 mph", "30 mph"]) == 20 * 1.609344
+    True
+    """
+    if isinstance(value, list | tuple | set):
+        got = [parse_maxspeed_kmh(v) for v in value]
+        ok = [g for g in got if np.isfinite(g)]
+        return min(ok) if ok else float("nan")
+    if value is None:
+        return float("nan")
+    text = str(value).strip().lower()[:40]
+    if text in _NAMED_SPEEDS_KMH:
+        return float(_NAMED_SPEEDS_KMH[text])
+    if ";" in text:
+        return parse_maxspeed_kmh(text.split(";"))
+    unit = 1.0
+    for suffix, factor in (("mph", _MPH_KMH), ("km/h", 1.0), ("kmh", 1.0), ("kph", 1.0)):
+        if text.endswith(suffix):
+            text, unit = text.removesuffix(suffix).strip(), factor
+            break
+    try:
+        kmh = float(text) * unit
+    except ValueError:
+        return float("nan")
+    return kmh if np.isfinite(kmh) and 0.0 < kmh <= 200.0 else float("nan")
 
 
 def pick_highway(value: object) -> str:
@@ -152,6 +230,9 @@ class StreetNetwork:
         OSM highway type of each edge.
     info
         Build facts: source, nodes before cleaning, nodes dropped, build time.
+    maxspeed_kmh
+        OSM speed limit of each edge in km/h, NaN where untagged (``None``:
+        untagged everywhere).
     """
 
     mode: str
@@ -162,7 +243,12 @@ class StreetNetwork:
     length_m: np.ndarray
     highway: np.ndarray
     info: dict[str, object] = field(default_factory=dict)
+    maxspeed_kmh: np.ndarray | None = None
     _tree: cKDTree | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.maxspeed_kmh is None:
+            self.maxspeed_kmh = np.full(self.edge_u.shape, np.nan)
 
     @property
     def n_nodes(self) -> int:
@@ -180,13 +266,27 @@ class StreetNetwork:
         walk_speed_kmh: float = WALK_SPEED_KMH,
         drive_speeds_kmh: dict[str, float] | None = None,
     ) -> np.ndarray:
-        """Travel time of every edge in minutes for this network's mode."""
+        """
+        Travel time of every edge in minutes for this network's mode.
+
+        Walk edges at ``walk_speed_kmh``. Drive edges at their ``maxspeed``
+        where tagged, else at the road-type speed (:data:`DRIVE_SPEEDS_KMH`,
+        overridden by ``drive_speeds_kmh``).
+        """
         if self.mode == "walk":
             return self.length_m / (walk_speed_kmh * 1000.0 / 60.0)
         speeds = {**DRIVE_SPEEDS_KMH, **(drive_speeds_kmh or {})}
         base = np.char.replace(self.highway.astype(str), "_link", "")
         kmh = np.array([speeds.get(h, 32.0) for h in base], dtype=float)
+        limit = np.asarray(self.maxspeed_kmh, dtype=float)
+        kmh = np.where(np.isfinite(limit), limit, kmh)
         return self.length_m / (kmh * 1000.0 / 60.0)
+
+    @property
+    def drive_speed_source(self) -> dict[str, int]:
+        """How many edges take their speed from ``maxspeed`` and how many from road type."""
+        tagged = int(np.isfinite(np.asarray(self.maxspeed_kmh, dtype=float)).sum())
+        return {"maxspeed": tagged, "road_type": int(self.edge_u.size) - tagged}
 
     def snap(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """
@@ -222,6 +322,7 @@ class StreetNetwork:
                 edge_v=self.edge_v,
                 length_m=self.length_m,
                 highway=self.highway.astype(str),
+                maxspeed_kmh=np.asarray(self.maxspeed_kmh, dtype=float),
                 info=np.array(repr(self.info)),
                 version=_CACHE_VERSION,
             )
@@ -289,6 +390,7 @@ class StreetNetwork:
             arrays["length_m"],
             arrays["highway"],
             {"cache": str(path)},
+            arrays["maxspeed_kmh"],
         )
         problem = net._problem(mode)
         if problem:
@@ -308,6 +410,7 @@ class StreetNetwork:
             "edge_v": (self.edge_v, m),
             "length_m": (self.length_m, m),
             "highway": (self.highway, m),
+            "maxspeed_kmh": (np.asarray(self.maxspeed_kmh), m),
         }
         for name, (arr, size) in shapes.items():
             if arr.ndim != 1 or arr.size != size:
@@ -326,6 +429,11 @@ class StreetNetwork:
                 return f"{name} points outside the {n} nodes"
         if m and self.length_m.min() < 0:
             return "length_m has negative lengths"
+        limit = np.asarray(self.maxspeed_kmh)
+        if not np.issubdtype(limit.dtype, np.floating):
+            return f"maxspeed_kmh holds {limit.dtype}, not numbers"
+        if m and (np.nanmin(limit, initial=1.0) <= 0 or np.isinf(limit).any()):
+            return "maxspeed_kmh has zero, negative or infinite speeds"
         return None
 
 
@@ -336,6 +444,9 @@ def from_graph(
     Turn an osmnx graph (unprojected, lon/lat) into a cleaned :class:`StreetNetwork`.
 
     Keeps the largest weakly (walk) or strongly (drive) connected component.
+    Walk edges are made two-way and each directed edge is kept once (exact
+    duplicates, such as the mirror osmnx's bidirectional graph already holds,
+    are dropped); the count dropped is in ``info["duplicate_edges_dropped"]``.
     """
     if mode not in MODES:
         msg = f"mode must be one of {list(MODES)}; got {mode!r}."
@@ -356,13 +467,14 @@ def from_graph(
     crs = graph.graph.get("crs", "EPSG:4326")
     tr = pyproj.Transformer.from_crs(crs, WORKING_CRS, always_xy=True)
     x, y = tr.transform(lon, lat)
-    us, vs, geoms, hw = [], [], [], []
+    us, vs, geoms, hw, limits = [], [], [], [], []
     for u, v, d in graph.edges(data=True):
         if u in pos and v in pos:
             us.append(pos[u])
             vs.append(pos[v])
             geoms.append(d.get("geometry"))
             hw.append(pick_highway(d.get("highway")))
+            limits.append(parse_maxspeed_kmh(d.get("maxspeed")))
     u_a, v_a = np.array(us, dtype=np.int64), np.array(vs, dtype=np.int64)
     # lengths measured in EPSG:27700 along each edge's geometry (straight where it has none),
     # so network lengths, snap distances and straight lines share one metric
@@ -376,16 +488,38 @@ def from_graph(
         )
         length[has_geom] = shapely.length(projected)
     highway = np.array(hw, dtype=str)
-    if mode == "walk":  # make sure every edge can be walked both ways
+    maxspeed = np.array(limits, dtype=float)
+    dropped = 0
+    if mode == "walk":  # every edge walkable both ways, each directed edge once
         u_a, v_a = np.concatenate([u_a, v_a]), np.concatenate([v_a, u_a])
         length, highway = np.concatenate([length, length]), np.concatenate([highway, highway])
+        maxspeed = np.concatenate([maxspeed, maxspeed])
+        keep_idx = _unique_edges(u_a, v_a, length)
+        dropped = int(u_a.size - keep_idx.size)
+        u_a, v_a, length = u_a[keep_idx], v_a[keep_idx], length[keep_idx]
+        highway, maxspeed = highway[keep_idx], maxspeed[keep_idx]
     meta = dict(info or {})
     meta.update(
         nodes_in=graph.number_of_nodes(),
         nodes_kept=len(nodes),
         nodes_dropped=graph.number_of_nodes() - len(nodes),
+        duplicate_edges_dropped=dropped,
     )
-    return StreetNetwork(mode, np.asarray(x), np.asarray(y), u_a, v_a, length, highway, meta)
+    return StreetNetwork(
+        mode, np.asarray(x), np.asarray(y), u_a, v_a, length, highway, meta, maxspeed
+    )
+
+
+def _unique_edges(u: np.ndarray, v: np.ndarray, length_m: np.ndarray) -> np.ndarray:
+    """Indices of the first of each (u, v, length to the mm) triple, in input order."""
+    if u.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    mm = np.rint(length_m * 1000.0).astype(np.int64)
+    order = np.lexsort((np.arange(u.size), mm, v, u))
+    su, sv, smm = u[order], v[order], mm[order]
+    first = np.ones(u.size, dtype=bool)
+    first[1:] = (su[1:] != su[:-1]) | (sv[1:] != sv[:-1]) | (smm[1:] != smm[:-1])
+    return np.sort(order[first])
 
 
 def _cache_path(osm_path: Path, mode: str) -> Path:
@@ -403,7 +537,11 @@ def _graph_from_xml(osm_path: Path, mode: str) -> nx.MultiDiGraph:
     graph = ox.graph_from_xml(
         osm_path, bidirectional=(mode == "walk"), simplify=False, retain_all=True
     )
-    return ox.simplify_graph(graph, edge_attrs_differ=["highway"] if mode == "drive" else None)
+    return ox.simplify_graph(graph, edge_attrs_differ=_DIFFER.get(mode))
+
+
+#: Drive edges never span two road types or two speed limits.
+_DIFFER = {"drive": ["highway", "maxspeed"]}
 
 
 def _read_cache(cache: Path, mode: str, say: Progress) -> StreetNetwork | None:
@@ -557,7 +695,7 @@ def from_polygon(polygon: object, mode: str) -> StreetNetwork:  # pragma: no cov
     import osmnx as ox
 
     graph = ox.graph_from_polygon(polygon, network_type=mode, simplify=False, retain_all=False)
-    graph = ox.simplify_graph(graph, edge_attrs_differ=["highway"] if mode == "drive" else None)
+    graph = ox.simplify_graph(graph, edge_attrs_differ=_DIFFER.get(mode))
     return from_graph(graph, mode, info={"source": "osmnx download: polygon"})
 
 
@@ -575,5 +713,5 @@ def from_place_name(query: str, mode: str) -> StreetNetwork:  # pragma: no cover
     import osmnx as ox
 
     graph = ox.graph_from_place(query, network_type=mode, simplify=False, retain_all=False)
-    graph = ox.simplify_graph(graph, edge_attrs_differ=["highway"] if mode == "drive" else None)
+    graph = ox.simplify_graph(graph, edge_attrs_differ=_DIFFER.get(mode))
     return from_graph(graph, mode, info={"source": f"osmnx download: {query}"})
