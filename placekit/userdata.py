@@ -749,25 +749,16 @@ def _find_code_column(grid: _Grid, code_column: str | None) -> int:
     return top[0]
 
 
-def _read_table(
-    place: Place,
-    source: Source,
-    *,
-    name: str | None,
-    code_column: str | None,
-    value_columns: Sequence[str] | None,
-    encoding: str | None,
-    max_bytes: int,
-) -> _Table:
-    raw, label, fname = _read_bytes(source, name, max_bytes=max_bytes)
-    if fname.lower().endswith(_SPATIAL_EXT) and not raw.startswith(_ZIP_MAGIC):
-        msg = (
-            f"{label} looks like a map file. Upload it as points, or upload a table by "
-            "LSOA as CSV or XLSX."
-        )
-        raise DataError(msg)
-    grid = _grid(raw, label, fname, encoding)
-    cj = _find_code_column(grid, code_column)
+def _lsoa_codes(
+    place: Place, grid: _Grid, cj: int, *, one_row_per_area: bool = True
+) -> tuple[pd.Series, str]:
+    """
+    The checked LSOA codes of grid column ``cj`` and their vintage (``"2011"`` or ``"2021"``).
+
+    Refuses blank, malformed and foreign codes, a mix of 2011-only and 2021-only
+    codes and, when ``one_row_per_area``, repeated codes, naming the rows.
+    """
+    label = grid.label
     where = f"{label}, {grid.col(cj)}"
     raw_codes = grid.cells[cj].astype(str)
     codes = raw_codes.str.strip().str.upper()
@@ -793,7 +784,7 @@ def _read_table(
         )
         raise DataError(msg)
     dup = codes.duplicated(keep=False).to_numpy()
-    if dup.any():
+    if one_row_per_area and dup.any():
         msg = (
             f"{where}: codes repeat on {_rows(rows[dup])} (e.g. {codes[dup].iloc[0]}). "
             "Give one row per LSOA (add up or average the repeats first)."
@@ -821,6 +812,30 @@ def _read_table(
         )
         raise DataError(msg)
     vintage = "2011" if only11.any() else "2021"
+    return codes, vintage
+
+
+def _read_table(
+    place: Place,
+    source: Source,
+    *,
+    name: str | None,
+    code_column: str | None,
+    value_columns: Sequence[str] | None,
+    encoding: str | None,
+    max_bytes: int,
+) -> _Table:
+    raw, label, fname = _read_bytes(source, name, max_bytes=max_bytes)
+    if fname.lower().endswith(_SPATIAL_EXT) and not raw.startswith(_ZIP_MAGIC):
+        msg = (
+            f"{label} looks like a map file. Upload it as points, or upload a table by "
+            "LSOA as CSV or XLSX."
+        )
+        raise DataError(msg)
+    grid = _grid(raw, label, fname, encoding)
+    cj = _find_code_column(grid, code_column)
+    codes, vintage = _lsoa_codes(place, grid, cj)
+    rows = grid.row_no
     if value_columns is not None:
         want = [str(c).strip().casefold() for c in value_columns]
         pos = {h.casefold(): j for j, h in enumerate(grid.headings)}
