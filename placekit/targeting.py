@@ -15,7 +15,9 @@ Every area gets the reason its rule fired, with the figures.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,7 +26,10 @@ from placekit._validate import require_columns
 from placekit.errors import DataError
 
 __all__ = [
+    "DEFAULT_ACCESS_COLUMNS",
+    "DEFAULT_ASSET_COLUMNS",
     "DEFAULT_CRITERIA",
+    "ROAD_DISTANCE_COLUMNS",
     "TierRules",
     "assign_tiers",
     "balance_table",
@@ -179,7 +184,7 @@ def weight_sensitivity(
     rng = np.random.default_rng(random_state)
     base = priority_ranking(criteria, groups, weights=w)
     base_top = base["rank_in_locality"] <= top_n
-    overlap = {g: [] for g in groups.unique()}
+    overlap: dict[object, list[float]] = {g: [] for g in groups.unique()}
     in_top = pd.Series(0.0, index=criteria.index)
     for _ in range(n_runs):
         ww = {k: v * rng.uniform(1 - spread, 1 + spread) for k, v in w.items()}
@@ -254,6 +259,46 @@ def balance_table(profile: pd.DataFrame, pilots: list[str], comparisons: list[st
     )
 
 
+#: Access criteria of the prevention table: walk minutes to these, whatever was computed before.
+DEFAULT_ACCESS_COLUMNS = (
+    "gp_walk_min",
+    "pharmacy_walk_min",
+    "greenspace_walk_min",
+    "stop_walk_min",
+)
+#: Used instead only for a pack with no walk network (IoD 2019 road distances, km).
+ROAD_DISTANCE_COLUMNS = ("road_distance_gp_2019_km", "road_distance_store_2019_km")
+#: Community assets counted per 1,000 residents (those the place has).
+DEFAULT_ASSET_COLUMNS = (
+    "community_centres_count",
+    "libraries_count",
+    "warm_spaces_count",
+    "places_of_worship_count",
+)
+
+
+def _access_frame(place: Any, columns: list[str]) -> pd.DataFrame:
+    """The access columns, computed on the place's walk network when missing (kept on the place)."""
+    missing = [c for c in columns if c not in place.indicators.columns]
+    if not missing:
+        return place.indicators[columns]
+    from placekit.accessibility import access_indicators
+
+    key = "access:walk"
+    if key not in place.derived:
+        place.derived[key] = access_indicators(place)[0]
+    walk = place.derived[key]
+    unknown = [c for c in missing if c not in walk.columns]
+    if unknown:
+        msg = (
+            f"access columns {unknown} are neither indicators of this place nor walk access "
+            f"placekit computes; choose from {sorted(walk.columns)}."
+        )
+        raise DataError(msg)
+    have = [c for c in columns if c not in missing]
+    return place.indicators[have].join(walk[missing])[columns]
+
+
 def prevention_table(
     place: object,
     drivers_result: dict[str, object],
@@ -261,6 +306,8 @@ def prevention_table(
     rules: TierRules | None = None,
     weights: dict[str, float] | None = None,
     level: str | None = None,
+    access_columns: Sequence[str] | None = None,
+    asset_columns: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """
     Tiers and priorities for every LSOA of a place, from a demand explanation.
@@ -276,11 +323,21 @@ def prevention_table(
         Tier thresholds and priority weights.
     level
         Locality level within which areas are ranked (the place's locality level by default).
+    access_columns
+        Indicators whose mean percentile rank is the access gap. Default
+        :data:`DEFAULT_ACCESS_COLUMNS` (walk minutes), computed on the place's walk
+        network when the place does not hold them yet, so the table is the same
+        whatever ran before; a pack without a walk network uses
+        :data:`ROAD_DISTANCE_COLUMNS`.
+    asset_columns
+        Counts of community assets (default: those of :data:`DEFAULT_ASSET_COLUMNS`
+        the place has).
 
     Returns
     -------
     pd.DataFrame
         Per LSOA: the criteria, ``tier``, ``reason``, ``score``, ``rank_in_locality``.
+        ``attrs["columns"]`` records the indicators behind each criterion.
     """
     from placekit.place import Place
 
@@ -288,28 +345,32 @@ def prevention_table(
     areas = drivers_result["areas"]
     assert isinstance(areas, pd.DataFrame)
     ind = place.indicators.reindex(areas.index)
-    access_cols = [
-        c
-        for c in ("gp_walk_min", "pharmacy_walk_min", "greenspace_walk_min", "stop_walk_min")
-        if c in ind.columns
-    ] or ["road_distance_gp_2019_km", "road_distance_store_2019_km"]
-    asset_cols = [
-        c
-        for c in (
-            "community_centres_count",
-            "libraries_count",
-            "warm_spaces_count",
-            "places_of_worship_count",
-        )
-        if c in ind.columns
-    ]
+    if access_columns is not None:
+        access_cols = list(access_columns)
+    elif place.pack.has("network_walk"):
+        access_cols = list(DEFAULT_ACCESS_COLUMNS)
+    else:
+        access_cols = list(ROAD_DISTANCE_COLUMNS)
+    if not access_cols:
+        msg = "access_columns is empty; give at least one access indicator."
+        raise DataError(msg)
+    access = _access_frame(place, access_cols).reindex(areas.index)
+    asset_cols = (
+        list(asset_columns)
+        if asset_columns is not None
+        else [c for c in DEFAULT_ASSET_COLUMNS if c in ind.columns]
+    )
+    absent = [c for c in asset_cols if c not in ind.columns]
+    if absent:
+        msg = f"asset columns {absent} are not indicators of this place."
+        raise DataError(msg)
     pop = place.weights["population"].reindex(areas.index)
     crit = pd.DataFrame(
         {
             "demand": areas["observed"],
             "predicted": areas["predicted"],
             "exposure": areas["exposure"],
-            "access_gap": ind[access_cols].rank(pct=True).mean(axis=1),
+            "access_gap": access.rank(pct=True).mean(axis=1),
             "deprivation": ind["imd2025_score"],
             "assets": 1000.0 * ind[asset_cols].sum(axis=1) / pop,
         },
@@ -322,5 +383,11 @@ def prevention_table(
     out = crit.join(tiers[["tier", "reason"]]).join(pr)
     out.insert(0, "area_name", place.lsoa["area_name"].reindex(out.index))
     out.attrs["rules"] = tiers.attrs["rules"]
+    out.attrs["columns"] = {
+        "demand": str(drivers_result.get("demand", "")),
+        "access_gap": access_cols,
+        "deprivation": ["imd2025_score"],
+        "assets": asset_cols,
+    }
     out.attrs["caveat"] = "Area-level associations, not individual risk and not proof of cause."
     return out

@@ -96,3 +96,27 @@ def test_prevention_table_and_report(place, tmp_path):
     assert "© OpenStreetMap contributors" in html_text and "not proof of cause" in html_text
     with pytest.raises(DataError, match="No lac called 'Narnia'"):
         locality_report(place, "lac", "Narnia")
+
+
+def test_prevention_table_is_one_answer_whatever_ran_before(place):
+    """Walk access is used whether or not an earlier step computed it, and the columns are recorded."""
+    from placekit.accessibility import add_access_indicators
+    from placekit.drivers import explain_demand
+    from placekit.targeting import DEFAULT_ACCESS_COLUMNS, prevention_table
+
+    r = explain_demand(place, "bad_health_pct", n_repeats=1)
+    assert "gp_walk_min" not in place.indicators.columns
+    cold = prevention_table(place, r)
+    warm_place = add_access_indicators(place)
+    warm = prevention_table(warm_place, r)
+    pd.testing.assert_frame_equal(cold, warm)
+    assert cold.attrs["columns"]["access_gap"] == list(DEFAULT_ACCESS_COLUMNS)
+    assert cold.attrs["columns"]["demand"] == "bad_health_pct"
+    # the access gap is the mean percentile rank of the walk minutes, by hand
+    walk = warm_place.indicators.loc[cold.index, list(DEFAULT_ACCESS_COLUMNS)]
+    np.testing.assert_allclose(cold["access_gap"], walk.rank(pct=True).mean(axis=1))
+    road = prevention_table(place, r, access_columns=["road_distance_gp_2019_km"])
+    assert road.attrs["columns"]["access_gap"] == ["road_distance_gp_2019_km"]
+    assert not road["access_gap"].equals(cold["access_gap"])
+    with pytest.raises(DataError, match=r"access columns \['nonsense'\] are neither"):
+        prevention_table(place, r, access_columns=["nonsense"])
