@@ -20,7 +20,7 @@ from typing import Any
 
 from placekit import _cli_more
 from placekit._cli_more import check_facilities, check_level, check_out, ids, minutes
-from placekit.errors import PlacekitError
+from placekit.errors import DataError, PlacekitError
 
 __all__ = ["build_parser", "main"]
 
@@ -50,44 +50,47 @@ def _cmd_indicators(args: argparse.Namespace) -> int:
     return 0
 
 
-def _with_access(place: Any, wanted: list[str] | None) -> Any:
-    from placekit.accessibility import add_access_indicators
-
-    wanted = [
-        i
-        for i in (wanted or [])
-        if i not in place.indicators.columns
-        and place.catalogue.row(i)["derivation"].startswith("access:")
-    ]
-    if not wanted:
-        return place
-    parts = [place.catalogue.row(i)["derivation"].split(":") for i in wanted]
-    modes = tuple(sorted({p[2] for p in parts}))
-    types = tuple(sorted({p[1] for p in parts}))
-    return add_access_indicators(
-        place, modes=modes, types=types, progress=lambda m, _f: print(m, file=sys.stderr)
-    )
-
-
 def _cmd_table(args: argparse.Namespace) -> int:
+    from placekit import workflows
     from placekit.export import FORMATS, write_table
 
     out = check_out(args.out, formats=FORMATS)
     wanted = ids(args.indicators, option="--indicators")
+    filters = ids(args.filter, option="--filter") if args.filter else []
+    if filters and not args.filter_level:
+        msg = "--filter needs --filter-level (the level its areas belong to, e.g. ward)."
+        raise DataError(msg)
     place: Any = _place(args)
     check_level(place, args.level)
+    if args.filter_level and args.filter_level not in place.levels:
+        msg = (
+            f"--filter-level must be one of {list(place.levels)} for {place.name}; "
+            f"got {args.filter_level!r}."
+        )
+        raise DataError(msg)
     if wanted:
         _cli_more.check_indicators(place, wanted, option="--indicators")
-    place = _with_access(place, wanted)
-    table = place.table(args.level, wanted)
-    if args.england:
-        from placekit.profile import with_england
-
-        table = with_england(place, table, args.level)
-        if "unavailable" in str(table.attrs.get("england", "")):
-            print(f"England comparison {table.attrs['england']}", file=sys.stderr)
+    workflows.cap_threads()
+    place = workflows.with_access(
+        place, wanted or [], progress=lambda m, _f: print(m, file=sys.stderr)
+    )
+    result = workflows.area_table(
+        place,
+        args.level,
+        wanted or [i for i in place.indicators.columns if i != "population"],
+        filter_level=args.filter_level,
+        filter_codes=filters,
+        england=args.england,
+        sort_by=args.sort,
+    )
+    if args.england and "unavailable" in result.england:
+        print(f"England comparison {result.england}", file=sys.stderr)
+    table = result.table if out.suffix.lower() == ".csv" else result.spatial(place)
     write_table(table, out, attributions=place.attributions)
-    print(f"Wrote {len(table)} {args.level} rows to {out}")
+    inside = (
+        f" in {args.filter_level} {', '.join(result.filter_codes)}" if result.filter_codes else ""
+    )
+    print(f"Wrote {len(table)} {args.level} rows{inside} to {out}")
     return 0
 
 
@@ -148,6 +151,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="add England's value, the England rank and decile and "
         "better/similar/worse than England",
     )
+    s.add_argument(
+        "--filter-level",
+        metavar="LEVEL",
+        help="keep only areas inside --filter areas of this level (e.g. ward, lac)",
+    )
+    s.add_argument(
+        "--filter",
+        metavar="AREA",
+        help="comma-separated codes or names of --filter-level areas, e.g. 'North East'",
+    )
+    s.add_argument("--sort", metavar="ID", help="sort by this indicator, worst first")
     s.add_argument("--out", required=True, help=out_help)
     s.set_defaults(func=_cmd_table)
     s = sub.add_parser("access", help="network distance and time to the nearest facility")

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
-import mapclassify
 import numpy as np
 import pandas as pd
 import pydeck as pdk
@@ -22,6 +20,15 @@ import shapely
 from pydeck.bindings.json_tools import default_serialize
 
 from placekit import pack
+from placekit.classes import (
+    MISSING,
+    SEQUENTIAL,
+    SUPPRESSED,
+    Legend,
+    classify,
+    fmt_value,
+    suppressed_label,
+)
 from placekit.config import DISPLAY_CRS
 from placekit.export import atomic_path
 
@@ -41,7 +48,7 @@ __all__ = [
     "choropleth",
     "classify",
     "deck",
-    "fisher_jenks_breaks",
+    "label_layer",
     "map_html",
     "overlay_layers",
     "point_layer",
@@ -51,14 +58,12 @@ __all__ = [
     "write_static_areas",
 ]
 
-SEQUENTIAL = [(255, 255, 204), (161, 218, 180), (65, 182, 196), (44, 127, 184), (37, 52, 148)]
 #: 3x3 bivariate palette (demand class rows 0..2, driver class cols 0..2).
 BIVARIATE_COLOURS = [
     [(232, 232, 232), (172, 228, 228), (90, 200, 200)],
     [(223, 176, 214), (165, 173, 211), (86, 152, 185)],
     [(190, 100, 172), (140, 98, 170), (59, 73, 148)],
 ]
-MISSING = (200, 200, 200)
 #: Simplification tolerance of area polygons on screen, metres (a city map is about 25 m per pixel).
 DISPLAY_SIMPLIFY_M = 35.0
 POINT_COLOURS = {
@@ -77,23 +82,18 @@ POINT_COLOURS = {
     "place_of_worship": (110, 110, 160),
     "isochrone": (230, 120, 0),
 }
-#: Change maps: shorter (better) in greens, longer (worse) in reds, no change in light grey.
-BETTER = [(199, 233, 192), (116, 196, 118), (35, 139, 69)]
+#: Change maps: shorter (better) in blues (green is green space), longer (worse) in reds,
+#: no change in light grey.
+BETTER = [(198, 219, 239), (107, 174, 214), (33, 102, 172)]
 WORSE = [(252, 187, 161), (251, 106, 74), (203, 24, 29)]
 NO_CHANGE = (235, 235, 235)
 
 
-@dataclass(frozen=True)
-class Legend:
-    """A legend: title, how breaks were chosen, and (label, rgb) entries."""
-
-    title: str
-    method: str
-    entries: list[tuple[str, tuple[int, int, int]]]
-
-
 def _to_display(gdf: gpd.GeoDataFrame, simplify_m: float) -> gpd.GeoDataFrame:
-    """Simplify in metres, reproject to EPSG:4326, round to 5 decimals (about 1 m) to keep payloads small."""
+    """Simplify in metres, reproject to EPSG:4326, round to 5 decimals (about 1 m).
+
+    Keeps the payloads small.
+    """
     g = gdf.copy()
     if simplify_m > 0 and not (g.geom_type == "Point").all():
         g["geometry"] = g.geometry.simplify(simplify_m)
@@ -114,101 +114,7 @@ def _main_roads(place: Place, classes: tuple[str, ...]) -> gpd.GeoDataFrame:
 
 
 def _fmt(v: float) -> str:
-    if not np.isfinite(v):
-        return "hidden or missing"
-    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}"
-
-
-def fisher_jenks_breaks(values: np.ndarray, k: int, *, max_n: int = 3000) -> list[float]:
-    """
-    Fisher-Jenks natural breaks: the ``k`` classes that minimise the within-class sum of squares.
-
-    Exact dynamic programme, O(k n²) with numpy (above ``max_n`` values an even
-    quantile sample is used). Returns the upper bound of each class.
-    """
-    x = np.sort(np.asarray(values, dtype=float))
-    if x.size > max_n:
-        x = np.quantile(x, np.linspace(0, 1, max_n))
-    n = x.size
-    if k >= np.unique(x).size:
-        return [float(v) for v in np.unique(x)]
-    s1 = np.concatenate([[0.0], np.cumsum(x)])
-    s2 = np.concatenate([[0.0], np.cumsum(x * x)])
-
-    def ssd(i: np.ndarray, j: int) -> np.ndarray:  # sum of squares of x[i..j] inclusive
-        cnt = j - i + 1
-        tot = s1[j + 1] - s1[i]
-        return s2[j + 1] - s2[i] - tot * tot / cnt
-
-    cost = np.full((k, n), np.inf)
-    arg = np.zeros((k, n), dtype=int)
-    cost[0] = (
-        ssd(np.zeros(n, dtype=int), 0)
-        if n == 1
-        else np.array([ssd(np.array([0]), j)[0] for j in range(n)])
-    )
-    for c in range(1, k):
-        for j in range(c, n):
-            i = np.arange(c, j + 1)  # class c spans x[i..j]
-            total = cost[c - 1, i - 1] + ssd(i, j)
-            b = int(np.argmin(total))
-            cost[c, j], arg[c, j] = total[b], i[b]
-    bounds, j = [], n - 1
-    for c in range(k - 1, -1, -1):
-        bounds.append(float(x[j]))
-        j = arg[c, j] - 1
-    return sorted(bounds)
-
-
-def classify(
-    values: pd.Series, *, k: int = 5, scheme: str = "quantiles"
-) -> tuple[list[float], list[tuple[int, int, int]], pd.Series, Legend]:
-    """
-    Class breaks, colours and class of every value, with the legend entries.
-
-    Breaks are quantiles (default; ties collapse to fewer, distinct classes) or
-    Fisher-Jenks natural breaks (``scheme="natural_breaks"``). A value belongs
-    to the first class whose upper bound it does not exceed; missing values get
-    class -1 (grey, "hidden or missing").
-
-    Returns
-    -------
-    (bins, colours, classes, legend)
-        Upper bounds, one colour per class, the class per value, and a Legend
-        whose title is left empty.
-    """
-    v = values.astype(float)
-    ok = v.notna()
-    n_unique = int(v[ok].nunique())
-    k_eff = max(1, min(k, n_unique))
-    colours = SEQUENTIAL if k_eff == 5 else [SEQUENTIAL[int(i)] for i in np.linspace(0, 4, k_eff)]
-    cls = pd.Series(-1, index=v.index)
-    bins: list[float] = []
-    if ok.any():
-        vals = v[ok].to_numpy()
-        if scheme == "natural_breaks" and n_unique > k_eff:
-            bins = fisher_jenks_breaks(vals, k_eff)
-        else:
-            bins = [
-                float(b) for b in np.unique(np.quantile(vals, np.linspace(0, 1, k_eff + 1)[1:]))
-            ]
-        bins[-1] = max(bins[-1], float(vals.max()))
-        if len(bins) < k_eff:
-            colours = (
-                [colours[int(i)] for i in np.linspace(0, len(colours) - 1, len(bins))]
-                if len(bins) > 1
-                else colours[-1:]
-            )
-        cls[ok] = mapclassify.UserDefined(vals, bins=bins).yb
-    lows = [float(v[ok].min()), *bins[:-1]] if bins else []
-    entries = [
-        (f"{_fmt(lo)} – {_fmt(hi)}", colours[i])
-        for i, (lo, hi) in enumerate(zip(lows, bins, strict=True))
-    ]
-    if (~ok).any():
-        entries.append(("hidden or missing", MISSING))
-    method = "natural breaks (Fisher-Jenks)" if scheme == "natural_breaks" else "quantiles"
-    return bins, colours, cls, Legend("", f"{len(bins)} classes, {method}", entries)
+    return fmt_value(v)
 
 
 def choropleth(
@@ -221,18 +127,33 @@ def choropleth(
     locality: pd.Series | None = None,
     higher_is_worse: bool = True,
     layer_id: str = "choropleth",
+    suppressed: pd.Series | None = None,
+    whole: bool = False,
+    min_count: int = 5,
 ) -> tuple[pdk.Layer, Legend]:
     """
-    A filled polygon layer coloured by class of ``column`` (see :func:`classify`), with its data inline.
+    A filled polygon layer coloured by class of ``column`` (:func:`classify`), data inline.
 
+    ``suppressed`` (True where disclosure control hides the value) is drawn and
+    labelled apart from no data; ``whole`` shows values as whole numbers (counts).
     Used for exports and small maps; the app's main map uses :func:`static_choropleth`.
     """
     v = table[column].astype(float)
-    _bins, colours, cls, lg = classify(v, k=k, scheme=scheme)
+    _bins, colours, cls, lg = classify(
+        v, k=k, scheme=scheme, suppressed=suppressed, whole=whole, min_count=min_count
+    )
     g = _to_display(table[["area_name", "geometry"]].assign(_v=v), DISPLAY_SIMPLIFY_M)
     rank = v.rank(ascending=not higher_is_worse, method="min")
-    g["fill"] = [list(colours[int(c)]) + [190] if c >= 0 else list(MISSING) + [120] for c in cls]
-    g["value"] = [_fmt(x) for x in v]
+    g["fill"] = [
+        [*list(colours[int(c)]), 190]
+        if c >= 0
+        else [*list(SUPPRESSED if c == -2 else MISSING), 150]
+        for c in cls
+    ]
+    g["value"] = [
+        suppressed_label(min_count) if c == -2 else fmt_value(x, whole=whole)
+        for x, c in zip(v, cls, strict=True)
+    ]
     g["rank"] = [f"{int(r)} of {int(v.notna().sum())}" if np.isfinite(r) else "-" for r in rank]
     g["locality"] = locality.reindex(g.index).astype(str).to_numpy() if locality is not None else ""
     g["code"] = g.index.astype(str)
@@ -296,7 +217,7 @@ def write_static_areas(
             f"{int(x)} of {int(v.notna().sum())}" if np.isfinite(x) else "-" for x in r
         ]
     features = []
-    for (code, geom), (_, row) in zip(g.geometry.items(), props.iterrows(), strict=True):
+    for (_code, geom), (_, row) in zip(g.geometry.items(), props.iterrows(), strict=True):
         p = {
             k: (None if isinstance(val, float) and not np.isfinite(val) else val)
             for k, val in row.items()
@@ -320,7 +241,9 @@ def to_static(
     layers: list[pdk.Layer], folder: Path, *, url_prefix: str = "app/static"
 ) -> list[pdk.Layer]:
     """
-    Move the inline GeoJSON of each layer into a content-named file under ``folder``; layers then load it by URL.
+    Move the inline GeoJSON of each layer into a content-named file under ``folder``.
+
+    The layers then load it by URL.
 
     deck.gl keeps a layer's polygons while its ``data`` URL is unchanged, so
     static base layers are sent and tessellated once, not on every rerun.
@@ -373,10 +296,10 @@ def static_choropleth(
     bins, colours, _cls, lg = classify(values, k=k, scheme=scheme)
     rounded = _round_sig(np.asarray(bins))
     prop = f"properties.{column}"
-    expr = f"{prop} == null ? {list(MISSING) + [120]} : "
+    expr = f"{prop} == null ? {[*list(MISSING), 120]} : "
     for b, c in zip(rounded[:-1], colours[:-1], strict=False):
-        expr += f"{prop} <= {float(b)!r} ? {list(c) + [190]} : "
-    expr += str(list(colours[-1]) + [190]) if colours else str(list(MISSING) + [120])
+        expr += f"{prop} <= {float(b)!r} ? {[*list(c), 190]} : "
+    expr += str([*list(colours[-1]), 190]) if colours else str([*list(MISSING), 120])
     layer = pdk.Layer(
         "GeoJsonLayer",
         data=url,
@@ -388,7 +311,8 @@ def static_choropleth(
         update_triggers={"getFillColor": [column, *map(float, rounded)]},
     )
     tooltip = {
-        "text": f"{{name}} ({{code}})\nValue: {{{column}}}\nRank: {{{column}__rank}}\nLocality: {{locality}}"
+        "text": f"{{name}} ({{code}})\nValue: {{{column}}}\nRank: {{{column}__rank}}"
+        "\nLocality: {locality}"
     }
     return layer, Legend(title, lg.method, lg.entries), tooltip
 
@@ -409,7 +333,7 @@ def change_choropleth(
     v = table[column].astype(float)
     better = v < -tolerance if lower_is_better else v > tolerance
     worse = v > tolerance if lower_is_better else v < -tolerance
-    fill = pd.Series([list(NO_CHANGE) + [160]] * len(v), index=v.index, dtype=object)
+    fill = pd.Series([[*list(NO_CHANGE), 160]] * len(v), index=v.index, dtype=object)
     entries: list[tuple[str, tuple[int, int, int]]] = []
     for mask, ramp, word in ((better, BETTER, "better"), (worse, WORSE, "worse")):
         if not mask.any():
@@ -419,7 +343,7 @@ def change_choropleth(
         cls = np.searchsorted(q, mag.to_numpy(), side="left").clip(0, len(q) - 1)
         shades = ramp[-len(q) :] if len(q) < 3 else ramp
         for idx, c in zip(mag.index, cls, strict=True):
-            fill[idx] = list(shades[c]) + [210]
+            fill[idx] = [*list(shades[c]), 210]
         lows = [float(mag.min()), *q[:-1]]
         entries += [
             (f"{word}: {_fmt(lo)} – {_fmt(hi)}", shades[i])
@@ -482,7 +406,7 @@ def categorical(
     layer_id: str = "categories",
 ) -> tuple[pdk.Layer, Legend]:
     """
-    A filled polygon layer with one colour per category of ``column`` (strings), and a legend naming them.
+    A filled polygon layer with one colour per category of ``column`` (strings), and its legend.
 
     Categories keep the order of ``colours`` when given, else sorted order with :data:`QUALITATIVE`.
     """
@@ -491,7 +415,7 @@ def categorical(
     pal = colours or {c: QUALITATIVE[i % len(QUALITATIVE)] for i, c in enumerate(names)}
     g = _to_display(table[["area_name", "geometry"]], DISPLAY_SIMPLIFY_M)
     g["fill"] = [
-        list(pal.get(str(c), MISSING)) + [200] if pd.notna(c) else list(MISSING) + [120]
+        [*list(pal.get(str(c), MISSING)), 200] if pd.notna(c) else [*list(MISSING), 120]
         for c in cats
     ]
     g["value"] = cats.fillna("missing").astype(str).to_numpy()
@@ -534,9 +458,9 @@ def bivariate(
     cls = bivariate_classes(table[demand].astype(float), table[driver].astype(float))
     g = _to_display(table[["area_name", "geometry"]], 20.0)
     g["fill"] = [
-        list(BIVARIATE_COLOURS[int(c) // 3][int(c) % 3]) + [200]
+        [*list(BIVARIATE_COLOURS[int(c) // 3][int(c) % 3]), 200]
         if pd.notna(c)
-        else list(MISSING) + [120]
+        else [*list(MISSING), 120]
         for c in cls
     ]
     g["value"] = [
@@ -573,7 +497,7 @@ def bivariate(
 
 
 def base_layers(place: Place, localities: gpd.GeoDataFrame | None = None) -> list[pdk.Layer]:
-    """The offline base drawn under a choropleth: the place's outline, green space, locality outlines."""
+    """The offline base under a choropleth: the place's outline, green space, locality outlines."""
     city = _to_display(place.boundary(), 30.0)
     layers = [
         pdk.Layer(
@@ -670,7 +594,7 @@ def point_layer(gdf: gpd.GeoDataFrame, name: str) -> pdk.Layer:
             data=df,
             id=f"pts-{name}",
             get_position=["lon", "lat"],
-            get_fill_color=colour + [230],
+            get_fill_color=[*colour, 230],
             get_line_color=[255, 255, 255],
             stroked=True,
             radius_min_pixels=3,
@@ -684,17 +608,18 @@ def point_layer(gdf: gpd.GeoDataFrame, name: str) -> pdk.Layer:
         id=f"poly-{name}",
         pickable=True,
         filled=True,
-        get_fill_color=colour + [90],
-        get_line_color=colour + [255],
+        get_fill_color=[*colour, 90],
+        get_line_color=[*colour, 255],
         line_width_min_pixels=1,
     )
 
 
 def view_for(gdf: gpd.GeoDataFrame, *, width_px: int = 900, height_px: int = 560) -> pdk.ViewState:
     """
-    A view centred on ``gdf`` with the largest zoom at which its extent fits a map of the given size.
+    A view centred on ``gdf`` at the largest zoom at which it fits a map of the given size.
 
-    At zoom z the world is ``512 * 2**z`` pixels wide (deck.gl and Mapbox use 512-pixel tiles); latitude spans are
+    At zoom z the world is ``512 * 2**z`` pixels wide (deck.gl and Mapbox use 512-pixel
+    tiles); latitude spans are
     stretched by ``1 / cos(latitude)`` in Web Mercator.
     """
     b = gdf.to_crs(DISPLAY_CRS).total_bounds
@@ -724,7 +649,7 @@ TOOLTIP = {"text": "{name} ({code})\nValue: {value}\nRank: {rank}\nLocality: {lo
 
 
 class CompactDeck(pdk.Deck):
-    """A Deck whose JSON has no indentation: pydeck pretty-prints, which makes a city map about 5x larger."""
+    """A Deck whose JSON has no indentation (pydeck pretty-prints: a city map 5x larger)."""
 
     def to_json(self) -> str:
         """
@@ -760,17 +685,102 @@ def deck(
     )
 
 
-def map_html(deck_obj: pdk.Deck, *, attributions: list[str] | None = None) -> str:
+def map_html(
+    deck_obj: pdk.Deck,
+    *,
+    attributions: list[str] | None = None,
+    title: str = "placekit map",
+    legend: Legend | None = None,
+    source: str = "",
+    date: str | None = None,
+) -> str:
     """
-    A self-contained HTML file of a map (deck.gl bundled, no CDN), with attributions.
+    A self-contained HTML file of a map: title, legend, source, date and attributions.
+
+    deck.gl is bundled (``offline=True``) and no other file is fetched: the
+    template's links to web fonts and style sheets are removed.
+
+    Returns
+    -------
+    str
+        The HTML document.
     """
+    import datetime as _dt
     import html as _html
+    import re
 
     text = deck_obj.to_html(as_string=True, offline=True, notebook_display=False)
+    text = re.sub(r"<link[^>]+href=[\"']?https?://[^>]*>", "", str(text))
+    text = re.sub(r"<script[^>]+src=[\"']?https?://[^>]*>\s*</script>", "", text)
     lines = attributions or [pack.ATTRIBUTION_OGL, pack.ATTRIBUTION_OS, pack.ATTRIBUTION_OSM]
-    foot = (
-        "<div style='position:fixed;bottom:4px;left:4px;font:11px sans-serif;background:#fffc;padding:2px'>"
-        + " · ".join(_html.escape(x) for x in lines)
-        + "</div>"
+    day = date or _dt.date.today().isoformat()
+    rows = ""
+    if legend is not None:
+        rows = "".join(
+            f"<div><span style='display:inline-block;width:12px;height:12px;"
+            f"background:rgb{tuple(c)};border:1px solid #999;margin-right:5px'></span>"
+            f"{_html.escape(lbl)}</div>"
+            for lbl, c in legend.entries
+        )
+        rows = (
+            f"<div style='margin-top:4px'><b>{_html.escape(legend.title)}</b><br>"
+            f"<i>{_html.escape(legend.method)}</i>{rows}</div>"
+        )
+    head = (
+        "<div id='pk-title' style='position:fixed;top:8px;left:8px;z-index:10;"
+        "font:13px sans-serif;background:#fffe;padding:6px 8px;border:1px solid #ccc;"
+        "max-width:340px'>"
+        f"<div style='font-size:16px;font-weight:bold'>{_html.escape(title)}</div>{rows}"
+        f"<div style='margin-top:4px'>Source: {_html.escape(source)}</div>"
+        f"<div>Made {_html.escape(day)} with placekit</div></div>"
     )
-    return text.replace("</body>", foot + "</body>") if "</body>" in text else text + foot
+    foot = (
+        "<div style='position:fixed;bottom:4px;left:4px;font:11px sans-serif;"
+        "background:#fffc;padding:2px'>" + " · ".join(_html.escape(x) for x in lines) + "</div>"
+    )
+    text = text.replace("<title>pydeck</title>", f"<title>{_html.escape(title)}</title>")
+    return (
+        text.replace("</body>", head + foot + "</body>")
+        if "</body>" in text
+        else text + head + foot
+    )
+
+
+def label_layer(
+    place: Place, level: str, *, size_px: int = 13, layer_id: str | None = None
+) -> pdk.Layer:
+    """
+    The names of a level's areas at a point inside each (a pydeck TextLayer), for the offline base.
+
+    Returns
+    -------
+    pdk.Layer
+        A ``TextLayer`` with id ``labels-<level>``; names come from the place.
+    """
+    areas = place.areas(level)
+    pts = gpd.GeoSeries(areas.geometry.representative_point(), crs=areas.crs).to_crs(DISPLAY_CRS)
+    df = pd.DataFrame(
+        {
+            "lon": pts.x.round(5).to_numpy(),
+            "lat": pts.y.round(5).to_numpy(),
+            "label": areas["area_name"].astype(str).to_numpy(),
+        }
+    )
+    return pdk.Layer(
+        "TextLayer",
+        data=df,
+        id=layer_id or f"labels-{level}",
+        get_position=["lon", "lat"],
+        get_text="label",
+        get_size=size_px,
+        size_units="pixels",
+        get_color=[20, 20, 20, 255],
+        get_text_anchor="'middle'",
+        get_alignment_baseline="'center'",
+        font_weight=600,
+        outline_width=2,
+        outline_color=[255, 255, 255, 230],
+        font_settings={"sdf": True},
+        character_set="auto",
+        pickable=False,
+    )

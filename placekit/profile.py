@@ -114,7 +114,8 @@ def locality_profile(
         ``indicators``: value, the place's value, rank among localities (1 = worst)
         and, where the pack has England tables, England's value and whether the
         locality is better, similar or worse (95 % Wilson intervals for
-        proportions); ``served``: the locality's LSOAs, best and worst served.
+        proportions); ``served``: the locality's LSOAs, best and least served by
+        walk time to a GP in minutes (:func:`placekit.workflows.least_served`).
     """
     ids = [i for i in (indicators or PROFILE_INDICATORS) if i in place.indicators.columns]
     t = place.table(level, ids)
@@ -135,15 +136,7 @@ def locality_profile(
             row["England"] = mine_eng.loc[i, "england_value"]
             row["vs England"] = mine_eng.loc[i, "vs_england"]
         rows.append(row)
-    access = "gp_walk_min" if "gp_walk_min" in place.indicators else "road_distance_gp_2019_km"
-    mine = place.lsoa.index[place.codes(level) == code]
-    s = place.indicators.loc[mine, access].sort_values()
-    served = pd.concat(
-        [
-            s.head(3).to_frame("value").assign(which="best served"),
-            s.tail(3).to_frame("value").assign(which="least served"),
-        ]
-    )
-    served["name"] = place.lsoa.loc[served.index, "area_name"]
-    served["measure"] = place.catalogue.row(access)["label"]
+    from placekit.workflows import least_served
+
+    served = least_served(place, level, code)
     return {"indicators": pd.DataFrame(rows).set_index("indicator"), "served": served}

@@ -1,3 +1,6 @@
+import json
+import re
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -36,10 +39,46 @@ def test_ties_and_missing():
     t = _grid([0.0, 0, 0, 0, 0, 0, 0, -3, np.nan, -1])
     layer, lg = pl.choropleth(t, "v", title="v")
     labels = [e[0] for e in lg.entries]
-    assert labels[-1] == "hidden or missing"
+    assert labels[-1] == "no data"
     assert len(labels) - 1 == len({*labels[:-1]})  # distinct classes only
     vals = [f["properties"]["value"] for f in layer.data["features"]]
-    assert vals[8] == "hidden or missing"
+    assert vals[8] == "no data"
+
+
+def test_suppressed_is_not_no_data():
+    t = _grid([1.0, 2, 3, 4, 5, 6, 7, np.nan, np.nan, 10])
+    hidden = pd.Series([False] * 7 + [True, False, False], index=t.index)
+    layer, lg = pl.choropleth(t, "v", title="v", suppressed=hidden, whole=True)
+    labels = [e[0] for e in lg.entries]
+    assert labels[-2:] == ["suppressed (< 5)", "no data"]
+    vals = [f["properties"]["value"] for f in layer.data["features"]]
+    assert vals[7] == "suppressed (< 5)" and vals[8] == "no data"
+    assert vals[0] == "1" and "." not in "".join(labels[:-2])  # whole people, no decimals
+    fills = [tuple(f["properties"]["fill"][:3]) for f in layer.data["features"]]
+    assert fills[7] != fills[8]
+
+
+def test_label_layer_names_from_place(place):
+    layer = pl.label_layer(place, place.locality_level)
+    spec = json.loads(pl.deck([layer], pl.view_for(place.lsoa)).to_json())["layers"][0]
+    assert spec["@@type"] == "TextLayer"
+    names = {d["label"] for d in spec["data"]}
+    assert names == set(place.localities[place.locality_level]["area_name"].astype(str))
+
+
+def test_map_html_has_title_legend_date_and_no_cdn(place):
+    layer, lg = pl.choropleth(place.table("lsoa", ["imd2025_score"]), "imd2025_score", title="IMD")
+    html = pl.map_html(
+        pl.deck([layer], pl.view_for(place.lsoa)),
+        title="IMD 2025 by LSOA",
+        legend=lg,
+        source="MHCLG",
+        date="2026-01-02",
+    )
+    assert "IMD 2025 by LSOA" in html and "2026-01-02" in html and "Source: MHCLG" in html
+    assert lg.entries[0][0] in html
+    # no tag that makes the browser fetch from the web (the bundled JS names URLs it never loads)
+    assert not re.search(r"<(link|script|img)[^>]+(src|href)=[\"']?https?://", html)
 
 
 def test_bivariate_classes():
@@ -55,11 +94,13 @@ def test_tooltip_is_text_and_no_remote_base():
 
 
 def test_fisher_jenks_handworked():
+    from placekit.classes import breaks
+
     v = np.array([1.0, 2, 3, 10, 11, 12, 30, 31])
-    assert pl.fisher_jenks_breaks(v, 3) == [3.0, 12.0, 31.0]
+    assert breaks(v, k=3, scheme="natural_breaks") == [3.0, 12.0, 31.0]
     rng = np.random.default_rng(0)
     x = rng.random(60)
-    b = pl.fisher_jenks_breaks(x, 4)
+    b = breaks(x, k=4, scheme="natural_breaks")
 
     def wcss(bounds):
         cls = np.searchsorted(bounds, x)
@@ -99,7 +140,8 @@ def test_online_basemap_only_when_configured(monkeypatch):
 def test_view_fits_extent():
     g = _grid([1.0] * 10)  # 1 km wide strip
     v = pl.view_for(g, width_px=1000, height_px=500)
-    # at the returned zoom the strip's width in pixels is at most the map width, and more than half of it
+    # at the returned zoom the strip's width in pixels is at most the map width,
+    # and more than half of it
 
     b = g.to_crs(4326).total_bounds
     px = (b[2] - b[0]) / 360 * 512 * 2**v.zoom
@@ -140,7 +182,7 @@ def test_static_areas_and_expression_colouring(tmp_path):
     assert name == pl.write_static_areas(t, tmp_path)  # content-addressed: same data, same file
     feats = json.loads((tmp_path / name).read_text())["features"]
     assert feats[9]["properties"]["v"] is None and feats[0]["properties"]["v__rank"] == "9 of 9"
-    layer, lg, tip = pl.static_choropleth(f"app/static/{name}", t["v"], "v", title="v")
+    layer, _lg, tip = pl.static_choropleth(f"app/static/{name}", t["v"], "v", title="v")
     assert layer.data == f"app/static/{name}" and "{v__rank}" in tip["text"]
     expr = layer.get_fill_color
     bounds = [float(b) for b in re.findall(r"<= ([-0-9.e]+) \?", expr)]
