@@ -565,8 +565,9 @@ def synthetic_control_effect(
     The donors are the comparison areas; weights (non-negative, summing to one) make
     their weighted demand track the pilot mean over the pre-pilot periods (the problem
     ``pysyncon.Synth`` solves, see :func:`_sc_weights`). The effect is the mean gap over
-    the pilot periods. For the interval, ``n_placebo`` random groups of donors of the pilot's size are treated as
-    placebo pilots and fitted from the remaining donors; their gaps form the interval.
+    the pilot periods. For the interval, ``n_placebo`` random groups of donors of the
+    pilot's size are treated as placebo pilots and fitted from the remaining donors;
+    their gaps form the interval.
 
     Parameters
     ----------
