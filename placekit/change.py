@@ -100,7 +100,8 @@ def iod_change(place: Place, *, tolerance_pct: float = 10.0) -> pd.DataFrame:
     if missing or place.lookup11 is None:
         msg = (
             f"IoD change is unavailable for {place.name}: the pack has no "
-            f"{missing or ['lookup11']} (it needs IoD 2019, IoD 2025 and the ONS LSOA 2011-2021 lookup)."
+            f"{missing or ['lookup11']} (it needs IoD 2019, IoD 2025 and the ONS LSOA "
+            "2011-2021 lookup)."
         )
         raise DataError(msg)
     n19 = _n_ranked(place, "imd2019_rank", 32844)
