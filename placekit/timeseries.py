@@ -608,7 +608,7 @@ def read_series(
             "population in whole numbers)"
         )
     table = table.reindex(place.lsoa.index)
-    table.columns = periods
+    table.columns = pd.PeriodIndex(periods, name="period")
     table.index.name = "area_code"
     absent = int(table.isna().all(axis=1).sum())
     if absent:
