@@ -96,7 +96,7 @@ def test_types_section(at):
     _go(at, "Neighbourhood types")
     at.slider(key="k").set_value(4).run()
     assert not at.exception
-    portraits = [d.value for d in at.dataframe if "n_areas" in d.value.columns][0]
+    portraits = next(d.value for d in at.dataframe if "n_areas" in d.value.columns)
     assert len(portraits) == 4 and portraits["n_areas"].sum() == 343
     assert any("adjusted Rand index" in c.value for c in at.caption)
 
@@ -121,7 +121,9 @@ def test_upload_good_and_bad_and_markup(at):
     assert not isinstance(layer["data"], str)  # uploaded data are never written to a served file
     vals = {f["properties"]["code"]: f["properties"]["value"] for f in _features(at)}
     # 3 is suppressed, and 12 too: they share a ward whose total would otherwise reveal the 3
-    assert vals["E01007824"] == vals["E01007823"] == "hidden or missing"
+    assert vals["E01007824"] == vals["E01007823"] == "suppressed (< 5)"
+    assert "no data" in vals.values()  # areas the file does not cover: not "suppressed"
+    assert "suppressed (&lt; 5)" in _legend(at)[0] and "no data" in _legend(at)[0]
     served = " ".join(p.read_text() for p in (ROOT / "static").glob("*.geojson"))
     assert "user_img" not in served
     legend = _legend(at)[0]
@@ -209,3 +211,66 @@ def test_scenario_add_checks_and_load_restores(at):
     assert at.text_input(key="scn_name").value == "Loaded one"
     assert at.slider(key="scn_t").value == 20
     assert at.session_state["scn_items"] == [item]
+
+
+def test_table_section_filters_sorts_and_exports(at):
+    _go(at, "Table")
+    at.selectbox(key="tbl_level").set_value("lsoa").run()
+    at.selectbox(key="tbl_in_level").set_value("lac").run()
+    ne = next(o for o in at.selectbox(key="tbl_in_code").options if o == "North East")
+    at.selectbox(key="tbl_in_code").set_value(ne).run()
+    at.multiselect(key="tbl_inds").set_value(["imd2025_score", "gp_walk_min"]).run()
+    assert not at.exception
+    frame = at.dataframe[0].value
+    assert len(frame) > 10 and (frame["lac_name"] == "North East").all()
+    assert frame["imd2025_score"].is_monotonic_decreasing  # worst first
+    assert frame["gp_walk_min"].notna().all()
+    dl = next(b for b in at.get("download_button") if b.label == "Download this table (CSV)")
+    assert dl is not None
+
+
+def test_state_follows_across_sections(at):
+    _go(at, "Map explorer")
+    at.selectbox(key="indicator").set_value("no_car_pct").run()
+    _go(at, "Localities")
+    assert at.selectbox(key="loc_indicator").value == "no_car_pct"  # the locality map follows
+    _go(at, "Table")
+    assert at.multiselect(key="tbl_inds").value[0] in {"imd2025_score", "no_car_pct"}
+    _go(at, "Map explorer")
+    assert at.selectbox(key="indicator").value == "no_car_pct"  # kept after a round trip
+    assert "No car" in _legend(at)[0] or "car" in _legend(at)[0].lower()
+
+
+def test_open_on_map_shows_the_locality(at):
+    _go(at, "Localities")
+    at.selectbox(key="loc_level").set_value("ward").run()
+    at.selectbox(key="loc_code").set_value("E05010858").run()  # Beighton
+    at.button(key="zoom").click().run()
+    assert at.session_state["section"] == "Map explorer"
+    assert at.selectbox(key="level").value == "lsoa"  # the box says what the map draws
+    assert at.selectbox(key="labels_level").value == "ward"
+    spec = _deck(at)
+    assert spec["initialViewState"]["zoom"] > 11
+    texts = next(layer for layer in spec["layers"] if layer["id"] == "labels-ward")
+    assert "Beighton" in {d["label"] for d in texts["data"]}
+    at.button(key="reset_view").click().run()
+
+
+def test_search_box_postcode_and_name(at):
+    _go(at, "Map explorer")
+    place = at.session_state["place"]
+    pc = str(place.postcodes().index[100])
+    at.text_input(key="search").set_value(pc).run()
+    spec = _deck(at)
+    assert any(layer["id"] == "search-hit" for layer in spec["layers"])
+    assert spec["initialViewState"]["zoom"] >= 14
+    at.text_input(key="search").set_value("no such place zz").run()
+    assert any("Nothing in" in w.value for w in at.warning)
+    at.text_input(key="search").set_value("").run()
+
+
+def test_types_diagnostics_have_titles(at):
+    _go(at, "Neighbourhood types")
+    charts = at.get("vega_lite_chart")
+    specs = " ".join(c.proto.spec for c in charts)
+    assert "Silhouette (higher is better)" in specs and "number of types (k)" in specs

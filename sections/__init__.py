@@ -1,0 +1,34 @@
+"""The app's sections, one module each; ``SECTIONS`` maps the name shown to its ``render``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sections import (
+    drivers,
+    explorer,
+    export,
+    localities,
+    prevention,
+    scenarios,
+    table,
+    types,
+    your_data,
+)
+
+SECTIONS: dict[str, Callable[[], None]] = {
+    m.NAME: m.render
+    for m in (
+        explorer,
+        table,
+        localities,
+        types,
+        drivers,
+        prevention,
+        scenarios,
+        your_data,
+        export,
+    )
+}
+
+__all__ = ["SECTIONS"]

@@ -1,0 +1,293 @@
+"""What every section shares: cached library calls, the session state, legends and maps.
+
+The cache decorators live here (the app's side), never in ``placekit/``; every
+cached call takes the pack folder as its first argument, so switching pack
+switches every section and each pack is prepared once per server.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+import placekit
+from placekit import layers as pl
+from placekit import workflows as wf
+from placekit.errors import PlacekitError
+
+ROOT = Path(__file__).resolve().parent.parent
+STATIC_DIR = ROOT / "static"
+FACILITY_CHOICES = ["gp", "pharmacy", "dentist", "leisure", "library", "community_centre", "stop"]
+#: Overlay layers grouped by theme, as the map explorer lists them.
+OVERLAYS = {
+    "conservation_area": "planning · conservation areas",
+    "stop": "transport · bus and tram stops",
+    "tram_line": "transport · tram lines",
+    "greenspace": "leisure and green space · public green space",
+    "leisure": "leisure and green space · sports and leisure centres",
+    "fast_food": "leisure and green space · fast food (hazard)",
+    "library": "community assets · libraries",
+    "community_centre": "community assets · community centres",
+    "warm_space": "community assets · warm spaces",
+    "school": "community assets · secondary schools",
+    "pub": "community assets · pubs and bars (hazard)",
+    "betting": "community assets · betting shops (hazard)",
+    "gp": "health · GP practices",
+    "pharmacy": "health · pharmacies",
+    "dentist": "health · dentists",
+}
+#: Scheme ids shown in words.
+SCHEME_WORDS = {"quantiles": "Quantiles", "natural_breaks": "Natural breaks (Fisher-Jenks)"}
+
+
+# ----------------------------------------------------------------------------- cached calls
+@st.cache_resource(show_spinner=False)
+def known_packs(roots: tuple[str, ...]) -> dict[str, str]:
+    """Packs found where PLACEKIT_PACKS says (default: the default pack and ~/placekit-packs)."""
+    found = {name: str(path) for name, path in placekit.pack.find_packs(roots).items()}
+    try:  # the default pack first
+        default = str(placekit.open_pack(placekit.config.data_dir()).path)
+    except PlacekitError:
+        return found
+    first = [n for n, p_ in found.items() if p_ == default]
+    return {**{n: found[n] for n in first}, **{n: p_ for n, p_ in found.items() if n not in first}}
+
+
+@st.cache_resource(show_spinner="Loading the place pack…")
+def base_place(pack: str) -> placekit.Place:
+    return placekit.load_place(pack)
+
+
+@st.cache_resource(show_spinner=False)
+def city_base(pack: str) -> list[Any]:
+    return pl.base_layers(base_place(pack))
+
+
+@st.cache_resource(show_spinner=False)
+def top_layers(pack: str, level: str) -> list[Any]:
+    place = base_place(pack)
+    return pl.overlay_layers(place, None if level == "lsoa" else place.localities[level])
+
+
+@st.cache_resource(show_spinner=False)
+def labels(pack: str, level: str) -> list[Any]:
+    """Names of ``level``'s areas drawn on the base (none for LSOAs: too many to read)."""
+    if level in ("", "lsoa"):
+        return []
+    return [pl.label_layer(base_place(pack), level)]
+
+
+@st.cache_resource(show_spinner=False)
+def walk_access(pack: str) -> wf.AccessResult:
+    bar = st.progress(0.0, text="Walk access: loading the street network (first use only)…")
+    out = wf.walk_access(
+        base_place(pack), progress=lambda m, f: bar.progress(min(float(f), 1.0), text=m)
+    )
+    bar.empty()
+    return out
+
+
+@st.cache_data(show_spinner="Grouping neighbourhoods…")
+def typology(pack: str, k: int, seed: int) -> wf.TypologyResult:
+    return wf.typology(base_place(pack), k=k, random_state=seed)
+
+
+@st.cache_data(show_spinner="Scanning k = 2..12…")
+def k_diagnostics(pack: str, seed: int) -> pd.DataFrame:
+    return wf.k_diagnostics(base_place(pack), random_state=seed)
+
+
+@st.cache_data(show_spinner="Fitting and validating the demand model…")
+def drivers_for(pack: str, demand: str) -> dict[str, Any]:
+    return wf.demand_model(base_place(pack), demand)
+
+
+@st.cache_resource(show_spinner="Preparing the street network and demand model for scenarios…")
+def scenario_engine(pack: str, demand: str) -> Any:
+    return wf.scenario_engine(with_access_for(pack), demand=demand)
+
+
+def with_access_for(pack: str) -> placekit.Place:
+    res = walk_access(pack)
+    return base_place(pack).with_indicators(res.frame, res.metas)
+
+
+@st.cache_data(show_spinner=False)
+def sensitivity(
+    pack: str, demand: str, weights: tuple[Any, ...], rules: tuple[Any, ...]
+) -> pd.DataFrame:
+    return wf.sensitivity(
+        base_place(pack), drivers_for(pack, demand), rules=dict(rules), weights=dict(weights)
+    )
+
+
+@st.cache_resource(show_spinner=False)
+def scenario_isochrones(
+    pack: str, scenario_json: str, demand: str, threshold_min: float
+) -> list[Any]:
+    """Walk isochrones around each added or moved facility, as a map layer."""
+    iso = scenario_engine(pack, demand).isochrones(
+        json.loads(scenario_json), threshold_min=threshold_min
+    )
+    return [pl.point_layer(iso, "isochrone")] if len(iso) else []
+
+
+@st.cache_resource(show_spinner=False)
+def static_base(pack: str, level: str) -> tuple[list[Any], list[Any]]:
+    """The base layers under and over the main map, served as files so the browser keeps them."""
+    return pl.to_static(city_base(pack), STATIC_DIR), pl.to_static(
+        top_layers(pack, level), STATIC_DIR
+    )
+
+
+@st.cache_resource(show_spinner=False)
+def static_area_file(pack: str, level: str, ids: tuple[str, ...], _place: placekit.Place) -> str:
+    """The served file of a pack's areas and indicators at ``level``: written once per server."""
+    table = _place.table(level, list(ids))
+    worse = {i: _place.catalogue.row(i)["direction"] != "higher_better" for i in ids}
+    return pl.write_static_areas(
+        table,
+        STATIC_DIR,
+        higher_is_worse=worse,
+        locality=_place.lsoa[f"{_place.locality_level}_name"] if level == "lsoa" else None,
+    )
+
+
+def static_areas(place: placekit.Place, level: str) -> str:
+    """File (under static/) with this place's areas and indicators at ``level``."""
+    # uploaded (user_) indicators never go into a served file: they stay inline, in this session
+    ids = tuple(i for i in place.indicators.columns if not i.startswith("user_"))
+    name = static_area_file(str(place.data_dir), level, ids, place)
+    if not (STATIC_DIR / name).is_file():  # the folder was cleared since: write it again
+        static_area_file.clear()
+        name = static_area_file(str(place.data_dir), level, ids, place)
+    return name
+
+
+@st.cache_resource(show_spinner=False)
+def place_view(pack: str, width_px: int = 900, height_px: int = 560) -> Any:
+    """The whole place's view for a map of the given size (computed once per pack)."""
+    return pl.view_for(base_place(pack).lsoa, width_px=width_px, height_px=height_px)
+
+
+# ----------------------------------------------------------------------------- the session
+@dataclass(frozen=True)
+class Ctx:
+    """What a section needs to know about the session: the pack and its place."""
+
+    pack: str
+    place: placekit.Place
+
+    @property
+    def loc(self) -> str:
+        return self.place.locality_level
+
+    @property
+    def choices(self) -> wf.Choices:
+        return wf.indicator_choices(self.place)
+
+    def label(self, i: str) -> str:
+        """An indicator's label and unit (never its id)."""
+        meta = self.place.catalogue.row(i)
+        unit = str(meta["unit"])
+        lab = str(meta["label"])
+        return lab if not unit or unit in lab else f"{lab} ({unit})"
+
+    def view(self, width_px: int = 900, height_px: int = 560) -> Any:
+        return place_view(self.pack, width_px, height_px)
+
+    def with_access(self) -> placekit.Place:
+        """The session's place with walk access added (from the per-pack cache)."""
+        place = self.place
+        if "gp_walk_min" not in place.indicators.columns:
+            res = walk_access(self.pack)
+            place = st.session_state["place"] = place.with_indicators(res.frame, res.metas)
+        return place
+
+
+def ctx() -> Ctx:
+    return Ctx(st.session_state["place_pack"], st.session_state["place"])
+
+
+def _copy(widget_key: str, state_key: str) -> None:
+    st.session_state[state_key] = st.session_state[widget_key]
+
+
+def bind(
+    widget_key: str, state_key: str, options: Sequence[Any], default: Any = None
+) -> dict[str, Any]:
+    """
+    Keep a widget and the session's own value for it in step, across sections.
+
+    The session's value (``state_key``) is what every section shows: the widget
+    starts from it on every run, and a change to the widget is copied back by its
+    ``on_change`` callback (which runs before the script). Pass the returned
+    ``key`` and ``on_change`` to the widget.
+    """
+    ss = st.session_state
+    opts = list(options)
+    if opts and ss.get(state_key) not in opts:
+        ss[state_key] = default if default in opts else opts[0]
+    if opts:
+        ss[widget_key] = ss[state_key]
+    return {"key": widget_key, "on_change": _copy, "args": (widget_key, state_key)}
+
+
+def bind_many(
+    widget_key: str, state_key: str, options: Sequence[Any], default: list[Any]
+) -> dict[str, Any]:
+    """:func:`bind` for a multiselect (a list of values)."""
+    ss = st.session_state
+    opts = set(options)
+    ss[state_key] = [v for v in ss.get(state_key, default) if v in opts]
+    ss[widget_key] = list(ss[state_key])
+    return {"key": widget_key, "on_change": _copy, "args": (widget_key, state_key)}
+
+
+# ----------------------------------------------------------------------------- drawing
+def legend(lg: pl.Legend) -> None:
+    rows = "".join(
+        f"<div><span style='display:inline-block;width:14px;height:14px;background:rgb{c};"
+        f"border:1px solid #999;margin-right:6px'></span>{html.escape(label)}</div>"
+        for label, c in lg.entries
+    )
+    st.markdown(
+        f"<div class='pk-legend'><b>{html.escape(lg.title)}</b><br><i>{html.escape(lg.method)}</i>"
+        f"{rows}</div>",
+        unsafe_allow_html=True,
+    )
+
+
+def map_with_legend(
+    c: Ctx,
+    layers: list[Any],
+    lg: pl.Legend,
+    *,
+    key: str,
+    view: Any = None,
+    height: int = 420,
+    ratio: tuple[int, int] = (4, 1),
+    extra_legend: list[tuple[str, tuple[int, int, int]]] | None = None,
+) -> None:
+    """A map and its legend side by side (plus entries for the other layers drawn)."""
+    m, side = st.columns(list(ratio))
+    m.pydeck_chart(pl.deck(layers, view or c.view(height_px=420)), height=height, key=key)
+    with side:
+        legend(lg)
+        for text, rgb in extra_legend or []:
+            st.markdown(
+                f"<span style='color:rgb{rgb}'>■</span> {html.escape(text)}",
+                unsafe_allow_html=True,
+            )
+
+
+def whole(v: float) -> str:
+    """A count of people as a whole number."""
+    return f"{round(float(v)):,}"

@@ -1,0 +1,79 @@
+"""Drivers: which features go with demand, held out by locality; flags on a map."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from placekit import layers as pl
+from placekit.drivers import flag_category
+from sections._common import (
+    city_base,
+    ctx,
+    drivers_for,
+    labels,
+    map_with_legend,
+    top_layers,
+)
+
+NAME = "Drivers"
+
+
+def render() -> None:
+    c = ctx()
+    place = c.place
+    demand = st.selectbox(
+        "Demand indicator",
+        [i for i in c.choices.demand if not i.startswith("user_")],
+        format_func=c.label,
+        key="drv_demand",
+    )
+    if not (
+        st.button("Explain demand", key="drv_run") or st.session_state.get("drv_done") == demand
+    ):
+        return
+    st.session_state["drv_done"] = demand
+    r = drivers_for(c.pack, demand)
+    st.markdown(
+        f"Held-out R² (cross-validated, whole {place.level_label(c.loc, count=False)} areas "
+        "held out): " + ", ".join(f"{k_}: {v:.2f}" for k_, v in r["scores"].items())
+    )
+    st.bar_chart(
+        r["importance"].reset_index(),
+        x="group",
+        y="importance",
+        horizontal=True,
+        sort="-importance",
+    )
+    st.dataframe(r["importance"], width="stretch")
+    st.write(
+        f"Moran's I of residuals: {r['morans_i']['I']:.2f} (p = {r['morans_i']['p_sim']:.3f}); "
+        "a clear positive value means something spatial is missing from the drivers."
+    )
+    areas_r = r["areas"]
+    pick = st.selectbox(
+        "Explain one neighbourhood",
+        list(areas_r.index),
+        key="drv_area",
+        format_func=lambda x: f"{place.lsoa.loc[x, 'area_name']} ({x})",
+    )
+    contrib = areas_r.loc[pick, [col for col in areas_r.columns if col.startswith("contrib_")]]
+    st.bar_chart(contrib.rename(lambda col: col.removeprefix("contrib_")))
+    ftable = place.table("lsoa", []).join(flag_category(areas_r).rename("flag"))
+    flayer, flg = pl.categorical(
+        ftable,
+        "flag",
+        title="Flags",
+        layer_id="flags",
+        colours={
+            "demand above prediction": (203, 24, 29),
+            "high exposure, moderate demand": (253, 141, 60),
+            "no flag": (235, 235, 235),
+        },
+    )
+    map_with_legend(
+        c,
+        [*city_base(c.pack), flayer, *top_layers(c.pack, c.loc), *labels(c.pack, c.loc)],
+        flg,
+        key="flags_map",
+    )
+    st.caption(r["caveat"])

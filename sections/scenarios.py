@@ -1,0 +1,319 @@
+"""Scenarios: build interventions, apply them on the walk network, see who gains."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import streamlit as st
+
+from placekit import layers as pl
+from placekit import workflows as wf
+from placekit.errors import PlacekitError
+from placekit.scenarios import INTERVENTIONS, SCHEMA_VERSION, parse_scenario, validate_scenario
+from placekit.text import md_escape
+from sections._common import (
+    FACILITY_CHOICES,
+    city_base,
+    ctx,
+    labels,
+    map_with_legend,
+    scenario_engine,
+    scenario_isochrones,
+    top_layers,
+)
+
+NAME = "Scenarios"
+KIND_WORDS = {
+    "add_facility": "add a facility",
+    "close_facility": "close a facility",
+    "move_facility": "move a facility",
+    "add_link": "add a walking link",
+    "add_housing": "add housing",
+    "improve_greenspace": "improve green space",
+}
+ISO_RGB = pl.POINT_COLOURS["isochrone"]
+
+
+def change_words(col: str) -> str:
+    """A change column in words with its unit, e.g. ``gp_min_change`` -> walk time to GP."""
+    if col.endswith("_min_change"):
+        fac = col.removesuffix("_min_change")
+        return f"change in walk time to the nearest {fac.replace('_', ' ')} (minutes)"
+    if col.endswith("_demand_change_assumed"):
+        return f"change in {col.removesuffix('_demand_change_assumed')} (assumed effect)"
+    if col.endswith("_demand_change"):
+        return f"change in {col.removesuffix('_demand_change').replace('_', ' ')} (estimated)"
+    return col.replace("_", " ")
+
+
+def render() -> None:
+    c = ctx()
+    place = c.place
+    PACK, LOC = c.pack, c.loc
+    CENTRE = pl.centre_lonlat(place.lsoa)
+    FACILITY_TYPES = [f for f in FACILITY_CHOICES if f in place.available_layers]
+    pending = st.session_state.pop("scn_pending", None)
+    if (
+        pending
+    ):  # a loaded scenario restores its name, threshold and interventions before the widgets draw
+        st.session_state.update(pending)
+    st.write(
+        "Build a scenario from one or more interventions, apply it, and see what changes on "
+        "the walk network. Locations: a postcode, lon/lat, a neighbourhood from the list, or a "
+        "neighbourhood clicked on the map (a point inside it)."
+    )
+    left, right = st.columns([2, 3], gap="large")
+    with left:
+        scn_demand = st.selectbox(
+            "Demand whose change is estimated",
+            ["bad_health_pct", "acute_morbidity_2025", "disability_pct"],
+            key="scn_demand",
+        )
+        items = st.session_state.setdefault("scn_items", [])
+        kind = st.selectbox(
+            "Intervention",
+            list(INTERVENTIONS),
+            key="scn_kind",
+            format_func=lambda k: KIND_WORDS.get(k, k.replace("_", " ")),
+        )
+        where = st.radio(
+            "Location by",
+            ["neighbourhood", "postcode", "lon/lat", "click on map"],
+            horizontal=True,
+            key="scn_where",
+        )
+        loc: dict = {}
+        if where == "click on map":
+            pick_layer, _ = pl.choropleth(
+                place.table("lsoa", ["imd2025_decile"]),
+                "imd2025_decile",
+                title="IMD 2025 decile",
+                higher_is_worse=False,
+                layer_id="pick",
+            )
+            event = st.pydeck_chart(
+                pl.deck([*city_base(PACK), pick_layer, *top_layers(PACK, LOC)], c.view(480, 300)),
+                height=300,
+                key="scn_pick",
+                on_select="rerun",
+                selection_mode="single-object",
+            )
+            picked = (event.selection.get("objects", {}) or {}).get("pick", []) if event else []
+            if picked:
+                st.session_state["scn_picked"] = (
+                    picked[0]["properties"]["code"]
+                    if "properties" in picked[0]
+                    else picked[0].get("code")
+                )
+            code = st.session_state.get("scn_picked")
+            if code in place.lsoa.index:
+                pt = place.lsoa.loc[[code]].geometry.representative_point().iloc[0]
+                loc = {"x": float(pt.x), "y": float(pt.y)}
+                st.caption(
+                    md_escape(
+                        f"Picked {place.lsoa.loc[code, 'area_name']} ({code}), "
+                        f"{place.lsoa.loc[code, f'{LOC}_name']}"
+                    )
+                )
+            else:
+                st.caption(
+                    "Click a neighbourhood on the map (coloured by IMD 2025 decile; "
+                    "darker = less deprived)."
+                )
+        elif where == "postcode":
+            loc = {"postcode": st.text_input("Postcode", "", key="scn_pc")}
+        elif where == "lon/lat":
+            a, b = st.columns(2)
+            loc = {
+                "lon": a.number_input("lon", value=CENTRE[0], format="%.5f", key="scn_lon"),
+                "lat": b.number_input("lat", value=CENTRE[1], format="%.5f", key="scn_lat"),
+            }
+        else:
+            code = st.selectbox(
+                "Neighbourhood",
+                list(place.lsoa.index),
+                key="scn_lsoa",
+                format_func=lambda c: (
+                    f"{place.lsoa.loc[c, 'area_name']} ({place.lsoa.loc[c, f'{LOC}_name']})"
+                ),
+            )
+            pt = place.lsoa.loc[[code]].geometry.representative_point().iloc[0]
+            loc = {"x": float(pt.x), "y": float(pt.y)}
+        item: dict = {"type": kind}
+        if kind in ("add_facility", "close_facility", "move_facility"):
+            item["facility"] = st.selectbox(
+                "Facility type",
+                FACILITY_TYPES,
+                key="scn_fac",
+                format_func=lambda f: str(place.layer(f).attrs.get("label", f)),
+            )
+        if kind in ("close_facility", "move_facility"):
+            options = dict(wf.facility_options(place, item["facility"]))
+            item["id"] = st.selectbox(
+                "Which one", list(options), key="scn_id", format_func=options.__getitem__
+            )
+        if kind in ("add_facility", "move_facility", "add_housing", "improve_greenspace"):
+            item.update(loc)
+        if kind == "add_link":
+            a, b, c_, d_ = st.columns(4)
+            item["from"] = {
+                "lon": a.number_input("from lon", value=CENTRE[0], format="%.5f", key="l1x"),
+                "lat": b.number_input("from lat", value=CENTRE[1], format="%.5f", key="l1y"),
+            }
+            item["to"] = {
+                "lon": c_.number_input("to lon", value=CENTRE[0] + 0.005, format="%.5f", key="l2x"),
+                "lat": d_.number_input("to lat", value=CENTRE[1] + 0.002, format="%.5f", key="l2y"),
+            }
+        if kind == "add_housing":
+            item["dwellings"] = st.number_input("Dwellings", 1, 10000, 200, key="scn_dw")
+            item["people"] = st.number_input("People", 1, 30000, 460, key="scn_people")
+        if kind == "improve_greenspace":
+            item["area_m2"] = st.number_input(
+                "Green space area (m²)", 500, 500000, 20000, key="scn_area"
+            )
+        if st.button("Add to scenario", key="scn_add"):
+            try:  # checked against the place as it is added, not only on Apply
+                validate_scenario(
+                    {
+                        "placekit_scenario": SCHEMA_VERSION,
+                        "name": "check",
+                        "mode": "walk",
+                        "threshold_min": 15,
+                        "interventions": [*items, item],
+                    },
+                    source="this intervention",
+                    place=place,
+                )
+                items.append(item)
+            except PlacekitError as err:
+                st.error(md_escape(err))
+        st.json(items, expanded=False)
+        threshold = st.slider("Threshold (minutes)", 5, 30, 15, key="scn_t")
+        with st.expander("An effect from the literature (optional), shown beside the estimate"):
+            a_val = st.number_input(
+                "Change in demand per minute of access (units of the demand)",
+                value=0.0,
+                step=0.01,
+                format="%.3f",
+                key="scn_assumed",
+            )
+            a_src = st.text_input("Source (required to use it)", "", key="scn_assumed_src")
+        assumed = {}
+        if a_val and a_src.strip() and items:
+            from placekit.effects import assumed_effect
+
+            fac = str(items[-1].get("facility", "gp"))
+            assumed = {
+                fac: assumed_effect(
+                    float(a_val), a_src.strip(), demand=scn_demand, access=f"{fac}_walk_min"
+                )
+            }
+        doc = {
+            "placekit_scenario": SCHEMA_VERSION,
+            "name": st.text_input("Scenario name", "My scenario", key="scn_name"),
+            "mode": "walk",
+            "threshold_min": threshold,
+            "interventions": items,
+        }
+        up = st.file_uploader("Load a saved scenario (JSON)", type=["json"], key="scn_upload")
+        if up is not None and st.session_state.get("scn_loaded") != up.file_id:
+            st.session_state["scn_loaded"] = up.file_id
+            try:
+                loaded = parse_scenario(up.getvalue(), source=up.name, place=place)
+                st.session_state["scn_pending"] = {
+                    "scn_items": list(loaded["interventions"]),
+                    "scn_name": str(loaded["name"]),
+                    "scn_t": int(min(max(round(float(loaded["threshold_min"])), 5), 30)),
+                }
+                st.session_state["scn_loaded_msg"] = (
+                    f"Loaded {loaded['name']!r}: {len(loaded['interventions'])} intervention(s), "
+                    f"threshold {loaded['threshold_min']:g} min."
+                )
+                st.rerun()
+            except PlacekitError as err:
+                st.error(md_escape(err))
+        if st.session_state.get("scn_loaded_msg"):
+            st.success(md_escape(st.session_state.pop("scn_loaded_msg")))
+        c1, c2, c3 = st.columns(3)
+        if c1.button("Apply", key="scn_apply", disabled=not items):
+            try:
+                t0 = time.perf_counter()
+                eng = scenario_engine(PACK, scn_demand)
+                prep_s = time.perf_counter() - t0
+                res = eng.apply(doc, assumed=assumed)
+                st.session_state["scn_result"] = (res, prep_s)
+                st.session_state.setdefault("scn_results", {})[doc["name"]] = res
+            except PlacekitError as err:
+                st.error(md_escape(err))
+        if c2.button("Clear", key="scn_clear"):
+            st.session_state["scn_items"] = []
+            st.session_state.pop("scn_result", None)
+            st.rerun()
+        if items:
+            c3.download_button(
+                "Save scenario (JSON)",
+                json.dumps(doc, indent=2).encode(),
+                file_name="scenario.json",
+                key="scn_save",
+            )
+    with right:
+        if "scn_result" in st.session_state:
+            res, prep_s = st.session_state["scn_result"]
+            a = res.areas
+            change_cols = [
+                c
+                for c in a.columns
+                if c.endswith("_min_change")
+                or (c.endswith(("_demand_change", "_demand_change_assumed")) and a[c].notna().any())
+            ]
+            show = st.selectbox(
+                "Show change in", change_cols, key="scn_show", format_func=change_words
+            )
+            ctable = place.table("lsoa", []).join(a[[show]])
+            clayer, clg = pl.change_choropleth(
+                ctable, show, title=change_words(show), layer_id="scn_change"
+            )
+            iso = scenario_isochrones(
+                PACK, json.dumps(res.scenario, sort_keys=True), scn_demand, float(threshold)
+            )
+            changed = a.index[a[show].abs() > 1e-9]
+            zoom = (
+                pl.view_for(place.lsoa.loc[changed], width_px=560, height_px=420)
+                if len(changed)
+                else c.view(560, 420)
+            )
+            map_with_legend(
+                c,
+                [*city_base(PACK), clayer, *top_layers(PACK, LOC), *iso, *labels(PACK, LOC)],
+                clg,
+                key="scn_map",
+                view=zoom,
+                extra_legend=(
+                    [(f"walk service area ({threshold} min) of the new place", ISO_RGB)]
+                    if iso
+                    else []
+                ),
+            )
+            newly = {c: int(a[c].sum()) for c in a if c.endswith("_people_newly_within")}
+            prep = (
+                f" (first use: {prep_s:.1f} s to prepare the network and demand model)"
+                if prep_s > 0.5
+                else ""
+            )
+            st.success(
+                f"Applied in {res.seconds:.2f} s{prep}. People newly within {threshold} min: "
+                + ", ".join(
+                    f"{k.removesuffix('_people_newly_within')}: {v:,}" for k, v in newly.items()
+                )
+            )
+            st.dataframe(res.localities[LOC].round(2), width="stretch")
+            st.write("Who gains, by IMD 2025 decile (1 = most deprived):")
+            st.dataframe(res.by_imd_decile, width="stretch")
+            for n in res.notes:
+                st.info(md_escape(n))
+        if len(st.session_state.get("scn_results", {})) > 1:
+            from placekit.scenarios import compare_scenarios
+
+            st.write("Scenarios side by side:")
+            st.dataframe(compare_scenarios(st.session_state["scn_results"]), width="stretch")

@@ -1,0 +1,104 @@
+"""Neighbourhood types: the typology, k chosen in view of its diagnostics, pen portraits."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+import placekit
+from placekit import layers as pl
+from sections._common import (
+    city_base,
+    ctx,
+    k_diagnostics,
+    labels,
+    map_with_legend,
+    top_layers,
+    typology,
+)
+
+NAME = "Neighbourhood types"
+DIAG_WORDS = {
+    "silhouette": "Silhouette (higher is better)",
+    "davies_bouldin": "Davies-Bouldin index (lower is better)",
+    "wcss": "Within-cluster sum of squares (elbow)",
+}
+
+
+def _diag_chart(diag: pd.DataFrame, col: str, k: int) -> alt.LayerChart:
+    d = diag.reset_index().rename(columns={diag.index.name or "index": "k"})
+    base = alt.Chart(d).encode(
+        x=alt.X("k:O", title="number of types (k)"),
+        y=alt.Y(f"{col}:Q", title=DIAG_WORDS[col], scale=alt.Scale(zero=False)),
+    )
+    line = base.mark_line(point=True)
+    now = base.transform_filter(alt.datum.k == k).mark_point(size=120, filled=True, color="red")
+    return (line + now).properties(title=DIAG_WORDS[col], height=200)
+
+
+def render() -> None:
+    c = ctx()
+    place = c.place
+    k = st.slider("Number of neighbourhood types (k)", 2, 12, 6, key="k")
+    diag = k_diagnostics(c.pack, 0)
+    cols = st.columns(3)
+    for col, name in zip(cols, ["silhouette", "davies_bouldin", "wcss"], strict=True):
+        if name in diag.columns:
+            col.altair_chart(_diag_chart(diag, name, k), width="stretch")
+    st.caption(f"The red point marks k = {k}.")
+    res = typology(c.pack, k, 0)
+    ttable = place.table("lsoa", []).join(res.labels.rename("type"))
+    colour_by = st.radio(
+        "Colour by",
+        ["type", "confidence"],
+        horizontal=True,
+        key="types_colour",
+        format_func={"type": "neighbourhood type", "confidence": "confidence"}.__getitem__,
+    )
+    if colour_by == "type":
+        names = res.portraits["name"]
+        ttable["type_name"] = [f"{t}: {names[t]}" for t in ttable["type"]]
+        layer, lg = pl.categorical(
+            ttable, "type_name", title="Neighbourhood type", layer_id="types"
+        )
+    else:
+        ctab = ttable.join(res.confidence.rename("confidence"))
+        layer, lg = pl.choropleth(
+            ctab,
+            "confidence",
+            title="Confidence (1 − own / next centre distance)",
+            higher_is_worse=False,
+            layer_id="types",
+        )
+    map_with_legend(
+        c,
+        [*city_base(c.pack), layer, *top_layers(c.pack, c.loc), *labels(c.pack, c.loc)],
+        lg,
+        key="types_map",
+    )
+    portraits = res.portraits
+    which = st.selectbox(
+        "Pen portrait of type",
+        list(portraits.index),
+        key="portrait",
+        format_func=lambda t: f"{t}: {portraits.loc[t, 'name']}",
+    )
+    index = portraits.drop(columns=["name", "n_areas", "population", "main_locality"]).loc[which]
+    cat = place.catalogue
+    bars = (
+        index.rename("index (city = 100)")
+        .rename(lambda v: str(cat.row(v)["label"]) if v in cat else v)
+        .rename_axis("variable")
+        .reset_index()
+    )
+    st.bar_chart(
+        bars, x="variable", y="index (city = 100)", horizontal=True, sort="-index (city = 100)"
+    )
+    st.dataframe(portraits, width="stretch")
+    st.caption(
+        f"Stability: subsample adjusted Rand index {res.ari.mean():.2f} "
+        f"(min {res.ari.min():.2f}) over {len(res.ari)} runs; median per-neighbourhood "
+        f"agreement {res.stability.median():.2f}; median confidence "
+        f"{res.confidence.median():.2f}. {placekit.AREA_LEVEL_CAVEAT}"
+    )
