@@ -1,4 +1,4 @@
-"""Time-series uploads: layouts, periods, bad input, 2011 codes, disclosure control and its audit."""
+"""Time-series uploads: layouts, periods, bad input, 2011 codes, disclosure control, audit."""
 
 from __future__ import annotations
 
