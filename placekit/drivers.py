@@ -8,6 +8,18 @@ computes permutation importance on the held-out folds with correlated drivers
 permuted together as groups, explains each area's held-out prediction by driver
 group, flags areas, and measures Moran's I of the residuals.
 
+Spatial terms: neighbouring areas share context, so a model of each area's own
+drivers leaves spatially clustered residuals. With ``spatial=True`` (the
+default) the model is a spatial lag of X (SLX) model: every driver also enters
+as the mean over the area's queen neighbours (:func:`spatial_lag`, column
+``w_<driver>``, in the driver's own importance group). The lags depend only on
+the drivers, so held-out localities have them too, and Moran's I of the
+held-out residuals is reported without and with them. Moran eigenvector maps
+were tried and not kept: on Sheffield they cut the in-sample residuals' Moran's
+I from 0.19 to 0.03 but lowered held-out R² (0.65 to 0.60), since map patterns
+fitted in some localities do not carry over to a held-out one; SLX raised it
+(0.65 to 0.68) and lowered the held-out residuals' I (0.19 to 0.15).
+
 Every output is an area-level association: not individual risk, not proof of cause.
 """
 
@@ -15,6 +27,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,7 +53,11 @@ __all__ = [
     "explain_demand",
     "fit_demand_ensemble",
     "flag_category",
+    "spatial_lag",
 ]
+
+#: Prefix of a spatially lagged driver's column.
+LAG_PREFIX = "w_"
 
 CAVEAT = "Area-level association, not individual risk and not proof of cause."
 
@@ -108,7 +125,7 @@ class DemandModel(RegressorMixin, BaseEstimator):
         return np.asarray(self.estimator_.predict(X))
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
-        """Per-row, per-driver contribution to the prediction relative to the training mean (ridge only)."""
+        """Per-row, per-driver contribution to the prediction, from the training mean (ridge)."""
         check_is_fitted(self, "estimator_")
         if self.kind != "ridge":
             msg = "contributions are exact only for kind='ridge'."
@@ -143,7 +160,7 @@ def driver_groups(X: pd.DataFrame, *, max_corr: float = 0.7) -> dict[str, list[s
 def _design(
     place: object, demand: str, cols: list[str], group_level: str | None
 ) -> tuple[pd.DataFrame, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
-    """Checked design matrix, target and locality-grouped folds (the place's locality level by default)."""
+    """Checked design, target and folds grouped by locality (the place's level by default)."""
     from placekit.place import Place
 
     assert isinstance(place, Place)
@@ -242,6 +259,7 @@ def explain_demand(
     group_level: str | None = None,
     n_repeats: int = 5,
     random_state: int = 0,
+    spatial: bool = True,
 ) -> DriverResult:
     """
     Explain a demand indicator by upstream drivers, validated across localities.
@@ -261,6 +279,10 @@ def explain_demand(
         Locality level whose areas are held out together.
     n_repeats
         Permutations per group and fold.
+    random_state
+        Seed of the permutations and the boosted trees.
+    spatial
+        Add the spatially lagged drivers (SLX, see the module docstring).
 
     Returns
     -------
@@ -268,23 +290,42 @@ def explain_demand(
         ``scores`` (held-out R² per model), ``importance`` (per driver group,
         drop in held-out R² of the chosen model), ``groups``, ``areas``
         (observed, predicted, residual, flags, per-group contributions),
-        ``morans_i``, ``best``, ``seconds``, ``caveat``.
+        ``morans_i`` (residuals of the chosen model), ``morans_i_without_spatial``
+        and ``scores_without_spatial`` (the same model on drivers alone),
+        ``spatial_terms`` (the lagged drivers, empty without), ``columns``
+        (drivers and controls used), ``best``, ``seconds``, ``caveat``.
     """
     t0 = time.perf_counter()
     drivers = list(drivers or [d for d in DEFAULT_DRIVERS if d in place.indicators.columns])  # type: ignore[attr-defined]
     controls = list(controls or [])
     cols = drivers + controls
-    X, y, cv = _design(place, demand, cols, group_level)
+    X0, y, cv = _design(place, demand, cols, group_level)
     rng = np.random.default_rng(random_state)
-    preds, scores = {}, {}
-    for kind in ("ridge", "gbm"):
-        p = np.empty_like(y)
-        for tr, te in cv:
-            m = DemandModel(kind, random_state=random_state).fit(X.iloc[tr], y[tr])
-            p[te] = m.predict(X.iloc[te])
-        preds[kind], scores[kind] = p, r2_score(y, p)
+    w = _queen(place, X0.index)
+    lags = spatial_lag(place, X0[drivers], weights=w) if spatial else pd.DataFrame(index=X0.index)
+    X = X0.join(lags)
+    all_cols = [*cols, *lags.columns]
+
+    def heldout(design: pd.DataFrame) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+        preds, scores = {}, {}
+        for kind in ("ridge", "gbm"):
+            p = np.empty_like(y)
+            for tr, te in cv:
+                m = DemandModel(kind, random_state=random_state).fit(design.iloc[tr], y[tr])
+                p[te] = m.predict(design.iloc[te])
+            preds[kind], scores[kind] = p, float(r2_score(y, p))
+        return preds, scores
+
+    preds, scores = heldout(X)
     best = max(scores, key=lambda k: scores[k])
+    if lags.shape[1]:
+        preds0, scores0 = heldout(X0)
+        mi0 = _morans_i(place, pd.Series(y - preds0[best], index=X0.index), weights=w)
+    else:
+        scores0 = scores
     dgroups = driver_groups(X[drivers])
+    if lags.shape[1]:  # a driver's neighbours' values count with the driver
+        dgroups = {g: [*m, *(LAG_PREFIX + c for c in m)] for g, m in dgroups.items()}
     if controls:
         dgroups["deprivation controls"] = controls
     imp_rows = []
@@ -303,7 +344,7 @@ def explain_demand(
         lin = DemandModel("ridge").fit(X.iloc[tr], y[tr])
         c = lin.contributions(X.iloc[te].to_numpy())
         for g, members in dgroups.items():
-            contrib.loc[X.index[te], g] = c[:, [cols.index(mm) for mm in members]].sum(axis=1)
+            contrib.loc[X.index[te], g] = c[:, [all_cols.index(mm) for mm in members]].sum(axis=1)
     imp = pd.DataFrame(imp_rows)
     importance = (
         imp.assign(w=imp["drop_r2"] * imp["fold_n"])
@@ -314,7 +355,9 @@ def explain_demand(
         .sort_values(ascending=False)
     )
     importance = importance.to_frame().assign(
-        members=lambda d: d.index.map(lambda g: ", ".join(dgroups[g]))
+        members=lambda d: d.index.map(
+            lambda g: ", ".join(m for m in dgroups[g] if m not in lags.columns)
+        )
     )
     pred = preds[best]
     resid = y - pred
@@ -328,7 +371,9 @@ def explain_demand(
         y <= np.median(y)
     )
     areas = areas.join(contrib.add_prefix("contrib_"))
-    mi = _morans_i(place, areas["residual"])
+    mi = _morans_i(place, areas["residual"], weights=w)
+    if not lags.shape[1]:
+        mi0 = mi
     if demand in place.suppress:  # type: ignore[attr-defined]
         # uploaded counts under disclosure control: what the model saw stays inside it
         from placekit.disclosure import place_protection
@@ -343,6 +388,10 @@ def explain_demand(
         groups=dgroups,
         areas=areas,
         morans_i=mi,
+        morans_i_without_spatial=mi0,
+        scores_without_spatial=pd.Series(scores0, name="heldout_r2"),
+        spatial_terms=list(lags.columns),
+        columns={"demand": demand, "drivers": drivers, "controls": controls},
         best=best,
         demand=demand,
         seconds=time.perf_counter() - t0,
@@ -364,24 +413,67 @@ def flag_category(areas: pd.DataFrame) -> pd.Series:
 
 def _exposure(place: object, X: pd.DataFrame) -> pd.Series:
     """Mean z-score of drivers, signed so that higher means more adverse."""
-    sign = np.array(
-        [
-            {"higher_worse": 1, "higher_better": -1}.get(place.catalogue.row(c)["direction"], 0)  # type: ignore[attr-defined]
-            for c in X.columns
-        ],
-        dtype=float,
-    )
+    directions = {"higher_worse": 1.0, "higher_better": -1.0}
+    cat: Any = place.catalogue  # type: ignore[attr-defined]
+    sign = np.array([directions.get(cat.row(c)["direction"], 0.0) for c in X.columns])
     z = (X - X.mean()) / X.std().replace(0, 1)
     used = sign != 0
     return (z.loc[:, used] * sign[used]).mean(axis=1)
 
 
-def _morans_i(place: object, values: pd.Series) -> dict[str, float]:
-    from esda.moran import Moran
+def _queen(place: object, index: pd.Index) -> Any:
+    """Queen contiguity of the place's LSOAs in ``index`` (binary, in index order)."""
     from libpysal.weights import Queen
 
-    areas = place.lsoa.loc[values.index]  # type: ignore[attr-defined]
-    w = Queen.from_dataframe(areas.reset_index(drop=True), use_index=False, silence_warnings=True)
+    areas = place.lsoa.loc[index]  # type: ignore[attr-defined]
+    return Queen.from_dataframe(
+        areas.reset_index(drop=True), use_index=False, silence_warnings=True
+    )
+
+
+def spatial_lag(place: object, X: pd.DataFrame, *, weights: Any = None) -> pd.DataFrame:
+    """
+    Spatially lagged drivers: each area's mean of its queen neighbours' values.
+
+    The spatial lag of X (SLX) model's terms: what the neighbouring areas are
+    like, known for every area (held-out ones too) and independent of demand.
+    An area without neighbours takes its own values.
+
+    Parameters
+    ----------
+    place
+        The place.
+    X
+        Drivers indexed by LSOA code (no missing values).
+    weights
+        A libpysal ``W`` for ``X.index`` (queen contiguity if ``None``).
+
+    Returns
+    -------
+    pd.DataFrame
+        ``w_<driver>`` for every column, indexed like ``X``.
+
+    Examples
+    --------
+    On a strip of three areas A-B-C with x = 1, 2, 6 the lags are 2, 3.5 and 2.
+    """
+    import copy
+
+    w = copy.copy(weights) if weights is not None else _queen(place, X.index)
+    w.transform = "r"
+    vals = X.to_numpy(float)
+    lag = np.asarray(w.sparse @ vals)
+    alone = np.asarray(w.sparse.sum(axis=1)).ravel() == 0
+    lag[alone] = vals[alone]
+    return pd.DataFrame(lag, index=X.index, columns=[f"{LAG_PREFIX}{c}" for c in X.columns])
+
+
+def _morans_i(place: object, values: pd.Series, *, weights: Any = None) -> dict[str, float]:
+    import copy
+
+    from esda.moran import Moran
+
+    w = copy.copy(weights) if weights is not None else _queen(place, values.index)
     w.transform = "r"
     mi = (
         Moran(values.to_numpy(), w, permutations=199, seed=0)

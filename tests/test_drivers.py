@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from placekit.drivers import DemandModel, driver_groups, explain_demand
+from placekit.drivers import DemandModel, driver_groups, explain_demand, spatial_lag
 from placekit.errors import DataError
 
 
@@ -24,10 +24,9 @@ def test_explain_demand_heldout_and_importance(place):
     r = explain_demand(place, "bad_health_pct", n_repeats=2)
     assert set(r.scores.index) == {"ridge", "gbm"}
     assert 0.2 < r.scores.max() < 0.95  # held out, so below a training-set fit
-    train = DemandModel(r.best).fit(place.indicators[sum(r.groups.values(), [])].fillna(0),
-                                    place.indicators["bad_health_pct"])
-    assert r.scores[r.best] < train.score(place.indicators[sum(r.groups.values(), [])].fillna(0),
-                                          place.indicators["bad_health_pct"])
+    used = place.indicators[r.columns["drivers"]].fillna(0)
+    train = DemandModel(r.best).fit(used, place.indicators["bad_health_pct"])
+    assert r.scores[r.best] < train.score(used, place.indicators["bad_health_pct"])
     assert r.importance["importance"].iloc[0] > 0
     assert set(r.areas.columns) >= {"observed", "predicted", "residual", "flag_above_prediction",
                                     "flag_high_exposure_moderate_demand"}
@@ -42,9 +41,15 @@ def test_noise_driver_has_no_importance(place):
                             aggregation="weighted_mean", weight="population", tier="primary", source="test",
                             year="", geography="", licence="", derivation="")}
     p = place.with_indicators(noise, meta)
-    r = explain_demand(p, "bad_health_pct", drivers=["noise_a", "no_car_pct"], n_repeats=3)
+    r = explain_demand(p, "bad_health_pct", drivers=["noise_a", "no_car_pct"], n_repeats=3,
+                       spatial=False)
     imp = r.importance["importance"]
     assert imp["noise_a"] < 0.02 < imp["no_car_pct"]
+    # with spatial lags the noise's neighbourhood mean is a smooth random map that can meet
+    # the demand's own clustering by chance: still a small fraction of a real driver's
+    imp = explain_demand(p, "bad_health_pct", drivers=["noise_a", "no_car_pct"],
+                         n_repeats=3).importance["importance"]
+    assert imp["noise_a"] < 0.1 * imp["no_car_pct"]
 
 
 def test_demand_as_driver_rejected(place):
@@ -65,9 +70,8 @@ def test_no_fold_leak_on_pure_noise(place):
     # a model scored on data it was trained on (a fold leak) explains noise; held-out scores must not
     r = explain_demand(_with_noise_demand(place), "noise_demand", n_repeats=2)
     assert r.scores.max() < 0.05
-    train_r2 = DemandModel("gbm").fit(place.indicators[sum(r.groups.values(), [])].fillna(0),
-                                      r.areas["observed"]).score(
-        place.indicators[sum(r.groups.values(), [])].fillna(0), r.areas["observed"])
+    used = place.indicators[r.columns["drivers"]].fillna(0)
+    train_r2 = DemandModel("gbm").fit(used, r.areas["observed"]).score(used, r.areas["observed"])
     assert train_r2 > 0.3  # what a leak would have reported
 
 
@@ -100,3 +104,57 @@ def test_flag_category_precedence():
                       "flag_high_exposure_moderate_demand": [False, True, False, True]})
     assert flag_category(a).tolist() == ["demand above prediction", "high exposure, moderate demand", "no flag",
                                          "demand above prediction"]
+
+
+def _meta(label: str, theme: str = "planning") -> dict[str, str]:
+    return dict(label=label, theme=theme, unit="", direction="higher_worse", kind="score",
+                aggregation="weighted_mean", weight="population", tier="primary", source="test",
+                year="", geography="", licence="", derivation="")
+
+
+def test_spatial_lag_by_hand():
+    """A strip of three squares A-B-C: B touches both, A and C only B; D stands alone."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    codes = ["A", "B", "C", "D"]
+    geo = gpd.GeoDataFrame(
+        {"area_name": codes},
+        geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1), box(2, 0, 3, 1), box(10, 10, 11, 11)],
+        index=pd.Index(codes, name="area_code"),
+        crs=27700,
+    )
+
+    class _Place:
+        lsoa = geo
+
+    X = pd.DataFrame({"x": [1.0, 2.0, 6.0, 9.0]}, index=geo.index)
+    lag = spatial_lag(_Place(), X)
+    assert list(lag.columns) == ["w_x"]
+    np.testing.assert_allclose(lag["w_x"], [2.0, 3.5, 2.0, 9.0])  # D has no neighbours: its own
+
+
+def test_spatial_terms_recover_a_planted_neighbour_effect(place):
+    """Demand planted on the neighbours' driver: SLX finds it, residual clustering falls."""
+    rng = np.random.default_rng(3)
+    x = pd.Series(rng.normal(size=len(place.lsoa)), index=place.lsoa.index)
+    wx = spatial_lag(place, x.to_frame("d"))["w_d"]
+    y = 0.3 * x + 1.5 * (wx - wx.mean()) / wx.std() + rng.normal(0, 0.3, len(x))
+    p = place.with_indicators(
+        pd.DataFrame({"d": x, "y_planted": y}),
+        {"d": _meta("driver"), "y_planted": _meta("demand", "health and care demand")},
+    )
+    r = explain_demand(p, "y_planted", drivers=["d"], n_repeats=1)
+    assert r.spatial_terms == ["w_d"]
+    assert r.scores.max() > r.scores_without_spatial.max() + 0.3
+    assert r.morans_i["I"] < r.morans_i_without_spatial["I"] - 0.2
+    flat = explain_demand(p, "y_planted", drivers=["d"], n_repeats=1, spatial=False)
+    assert flat.spatial_terms == [] and flat.morans_i == flat.morans_i_without_spatial
+    assert flat.morans_i["I"] == pytest.approx(r.morans_i_without_spatial["I"])
+
+
+def test_spatial_terms_lower_residual_clustering_on_sheffield(place):
+    r = explain_demand(place, "bad_health_pct", n_repeats=1)
+    assert r.morans_i["I"] < r.morans_i_without_spatial["I"]
+    assert r.scores[r.best] >= r.scores_without_spatial[r.best]
+    assert r.columns["demand"] == "bad_health_pct" and "no_car_pct" in r.columns["drivers"]
