@@ -373,8 +373,9 @@ def _drivers(args: argparse.Namespace) -> int:
     drivers = ids(args.drivers, option="--drivers")
     controls = ids(args.controls, option="--controls")
     themes = ids(args.themes, option="--themes")
+    demand_file = _check_demand_file(args)
     place: Any = _place(args)
-    check_indicators(place, [args.demand], option="--demand", computed=True)
+    place, demand = _demand(place, args, demand_file)
     for option, given in (("--drivers", drivers), ("--controls", controls)):
         if given:
             check_indicators(place, given, option=option, computed=True)
@@ -382,16 +383,46 @@ def _drivers(args: argparse.Namespace) -> int:
         drivers = (drivers or []) + [
             i
             for i in place.catalogue.by_theme(themes)
-            if i in place.indicators.columns and i != args.demand
+            if i in place.indicators.columns and i != demand
         ]
-    res: Any = explain_demand(place, args.demand, drivers=drivers, controls=controls)
+    res: Any = explain_demand(place, demand, drivers=drivers, controls=controls)
     imp = res.importance.copy()
     imp["heldout_r2_" + res.best] = res.scores[res.best]
     write_table(imp, out)
     if areas_out is not None:
         write_table(res.areas, areas_out)
-    print(f"Held-out R²: {res.scores.round(3).to_dict()}; {res.caveat}")
+    print(
+        f"Demand {demand}. Held-out R²: {res.scores.round(3).to_dict()} (without spatial terms "
+        f"{res.scores_without_spatial.round(3).to_dict()}); Moran's I of residuals "
+        f"{res.morans_i['I']:.3f} (without {res.morans_i_without_spatial['I']:.3f}). {res.caveat}"
+    )
     return 0
+
+
+def _check_demand_file(args: argparse.Namespace) -> Path | None:
+    """The ``--demand-file`` path, checked before anything is loaded."""
+    if args.demand_file is None:
+        return None
+    src = Path(args.demand_file)
+    if not src.is_file():
+        msg = f"--demand-file: no file at {src}; give a CSV or XLSX table by LSOA code."
+        raise DataError(msg)
+    if not args.demand:
+        msg = "--demand-file needs --demand COLUMN: the heading of the demand column in the file."
+        raise DataError(msg)
+    return src
+
+
+def _demand(place: Any, args: argparse.Namespace, demand_file: Path | None) -> tuple[Any, str]:
+    """The place and the demand indicator: a catalogue id, or a column of ``--demand-file``."""
+    from placekit.demand import with_demand_file
+
+    if demand_file is not None:
+        place, demand = with_demand_file(place, demand_file, args.demand)
+        print(f"Demand from {demand_file.name}, column {args.demand!r}: modelled as {demand}")
+        return place, demand
+    check_indicators(place, [args.demand], option="--demand", computed=True)
+    return place, str(args.demand)
 
 
 def _scenario(args: argparse.Namespace) -> int:
@@ -401,12 +432,14 @@ def _scenario(args: argparse.Namespace) -> int:
 
     out = check_out(args.out, formats=FORMATS)
     sc = load_scenario(args.file)
+    demand_file = _check_demand_file(args)
     place: Any = _place(args)
     check_level(place, args.level)
-    if args.demand:
-        check_indicators(place, [args.demand], option="--demand", computed=True)
+    demand: str | None = None
+    if args.demand or demand_file is not None:
+        place, demand = _demand(place, args, demand_file)
     place = add_access_indicators(place, modes=(str(sc["mode"]),))
-    eng = ScenarioEngine(place, mode=str(sc["mode"]), demand=args.demand or None)
+    eng = ScenarioEngine(place, mode=str(sc["mode"]), demand=demand)
     res = eng.apply(sc)
     out_areas = place.areas(args.level)
     table = res.areas if args.level == "lsoa" else res.localities[args.level]
@@ -474,6 +507,12 @@ def _audit(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+_DEMAND_FILE_HELP = (
+    "CSV or XLSX table by LSOA (2011 or 2021 codes) holding the demand column; counts are "
+    "modelled per 1000 residents and stay under disclosure control"
+)
+
+
 def register(sub: argparse._SubParsersAction, level_help: str) -> None:  # type: ignore[type-arg]
     """Add the analysis subcommands to the ``placekit`` parser."""
     s = sub.add_parser("audit", help="attack an upload's published tables as an attacker would")
@@ -488,7 +527,12 @@ def register(sub: argparse._SubParsersAction, level_help: str) -> None:  # type:
     s.add_argument("--out", required=True, help="a .csv file")
     s.set_defaults(func=_cluster)
     s = sub.add_parser("drivers", help="which upstream drivers go with demand")
-    s.add_argument("--demand", required=True)
+    s.add_argument(
+        "--demand",
+        required=True,
+        help="demand indicator id, or with --demand-file the heading of its column",
+    )
+    s.add_argument("--demand-file", help=_DEMAND_FILE_HELP)
     s.add_argument("--drivers")
     s.add_argument("--themes")
     s.add_argument("--controls")
@@ -500,8 +544,10 @@ def register(sub: argparse._SubParsersAction, level_help: str) -> None:  # type:
     s.add_argument("--level", default="lsoa", help=level_help)
     s.add_argument(
         "--demand",
-        help="demand indicator id: its change is estimated from the effect of access (optional)",
+        help="demand indicator id, or with --demand-file the heading of its column: its "
+        "change is estimated from the effect of access (optional)",
     )
+    s.add_argument("--demand-file", help=_DEMAND_FILE_HELP)
     s.add_argument("--out", required=True, help=".csv, .gpkg, .parquet or .geojson")
     s.set_defaults(func=_scenario)
     s = sub.add_parser("report", help="self-contained HTML locality pack")
