@@ -43,9 +43,10 @@ def main(pack: str | None = None) -> None:
         f"{net.drive_speed_source}"
     )
     print(
-        f"distance: placekit median {ours_km.median():.2f} km, IoD 2019 median {iod_km.median():.2f} "
-        f"km; ratio placekit/IoD median {ratio_km.median():.2f} (IQR {ratio_km.quantile(0.25):.2f}"
-        f"-{ratio_km.quantile(0.75):.2f}); Spearman {spearmanr(ours_km, iod_km).statistic:.3f}"
+        f"distance: placekit median {ours_km.median():.2f} km, IoD 2019 median "
+        f"{iod_km.median():.2f} km; ratio placekit/IoD median {ratio_km.median():.2f} "
+        f"(IQR {ratio_km.quantile(0.25):.2f}-{ratio_km.quantile(0.75):.2f}); "
+        f"Spearman {spearmanr(ours_km, iod_km).statistic:.3f}"
     )
     print(
         f"time: placekit median {ours_min.median():.2f} min; IoD distance at placekit's speed "
