@@ -1045,7 +1045,8 @@ class ScenarioResult:
         The validated scenario (as :func:`validate_scenario` returns it).
     areas
         Per LSOA: for each facility type touched, ``<type>_min_base``,
-        ``<type>_min_scn``, ``<type>_min_change`` and ``<type>_people_newly_within``;
+        ``<type>_min_scn``, ``<type>_min_change`` and ``<type>_people_newly_within``
+        (an estimate in whole people per LSOA; every total sums these);
         ``population_base``/``population_scn``; and, with a demand, per facility type
         ``<type>_demand_change`` with ``_lower``/``_upper`` (95 % interval from the
         estimated effect; NaN where no effect is detectable) and, for an assumed
@@ -1363,7 +1364,11 @@ class ScenarioEngine:
                 cols[f"{f}_min_scn"] = self._per_lsoa(after, mean=True)
                 cols[f"{f}_min_change"] = cols[f"{f}_min_scn"] - cols[f"{f}_min_base"]
                 newly = (after <= threshold) & (before > threshold)
-                cols[f"{f}_people_newly_within"] = self._per_lsoa(people * newly, mean=False)
+                # residents are estimated per home cell; shown as whole people per LSOA, and every
+                # total (localities, deciles, comparisons, app and CLI) sums these same numbers
+                cols[f"{f}_people_newly_within"] = np.rint(
+                    self._per_lsoa(people * newly, mean=False)
+                )
         areas = pd.DataFrame(cols, index=index)
         if self.demand is not None or assumed:
             self._demand_changes(areas, states, pop.reindex(index), notes, assumed or {})

@@ -59,12 +59,14 @@ def test_new_gp_shortens_only_where_it_should_and_matches_full(engine):
     np.testing.assert_allclose(st.cost, full.cost)
     assert a["gp_people_newly_within"].sum() > 0
     assert a.loc[a["gp_min_change"] == 0, "gp_people_newly_within"].eq(0).all()
-    assert res.localities["lac"]["gp_people_newly_within"].sum() == pytest.approx(
-        a["gp_people_newly_within"].sum()
-    )
-    assert res.by_imd_decile["gp_people_newly_within"].sum() == pytest.approx(
-        a["gp_people_newly_within"].sum()
-    )
+    # whole people, and one total everywhere (LSOAs, localities, deciles, comparison)
+    people = a["gp_people_newly_within"]
+    assert (people == np.rint(people)).all()
+    total = people.sum()
+    for level in engine.place.levels:
+        assert res.localities[level]["gp_people_newly_within"].sum() == total
+    assert res.by_imd_decile["gp_people_newly_within"].sum() == total
+    assert compare_scenarios({"x": res}).loc["gp_people_newly_within", "x"] == total
     # Sheffield: no detectable effect of GP walk time on bad health (interval spans zero), so
     # no point change is shown, but its interval is, and it is zero where access did not change
     eff = engine.effect("gp")
