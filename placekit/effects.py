@@ -241,6 +241,26 @@ def _fmt(v: float, digits: int | None = None) -> str:
     return f"{v:,.{d}f}"
 
 
+def _people_divisor(change_unit: str) -> float | None:
+    """What turns a change in this unit times residents into a count: 100 for points, 1000."""
+    u = change_unit.strip().lower().replace(",", "")
+    if u == "percentage points":
+        return 100.0
+    if u.startswith("per 1000"):
+        return 1000.0
+    return None
+
+
+def _counted(effect: Any) -> str:
+    """What a count made from the demand rate is called ("people with ...", "referrals")."""
+    if _people_divisor(effect.demand_unit) == 100.0:
+        return f"people with {effect.demand_label}"
+    label = str(effect.demand_label)
+    for tail in (" per 1000 residents", " per 1,000 residents", " per 1000", " per 1,000"):
+        label = label.removesuffix(tail)
+    return label.strip() or "events"
+
+
 def _change_unit(unit: str) -> str:
     """How a change in a quantity with this unit is worded ("% of ..." -> percentage points)."""
     u = unit.strip()
@@ -574,7 +594,7 @@ class AccessEffect(BaseEstimator):  # type: ignore[misc]
         msg = f"treatment must be a column name or position; got {t!r}."
         raise DataError(msg)
 
-    def fit(self, X: Any, y: Any, *, groups: Any = None) -> AccessEffect:  # noqa: N803
+    def fit(self, X: Any, y: Any, *, groups: Any = None) -> AccessEffect:
         """
         Estimate the effect of ``X[treatment]`` on ``y``, adjusting for the other columns.
 
@@ -1268,7 +1288,8 @@ def predicted_change(
     else:
         for c in ("demand_change", "demand_change_lower", "demand_change_upper"):
             out[c] = math.nan
-    per_people = effect.demand_unit == "percentage points"
+    divisor = _people_divisor(effect.demand_unit)
+    per_people = divisor is not None
     summary: dict[str, Any] = {
         "areas": int(d.notna().sum()),
         "areas_changed": int((d.fillna(0) != 0).sum()),
@@ -1288,7 +1309,7 @@ def predicted_change(
         out["population"] = pop
         if per_people:
             for c in ("", "_lower", "_upper"):
-                out[f"people_change{c}"] = out[f"demand_change{c}"] * pop / 100.0
+                out[f"people_change{c}"] = out[f"demand_change{c}"] * pop / divisor
         w = pop.where(d.notna(), 0.0).fillna(0.0)
         if w.sum() > 0:
             for c in ("demand_change", "demand_change_lower", "demand_change_upper"):
@@ -1302,18 +1323,26 @@ def predicted_change(
             summary[c] = float(out[c].sum()) if allowed else math.nan
     # the interval the effect's interval implies, stated even when no point is shown
     pp = per_people and population is not None
-    factor = out["population"] / 100.0 if pp else 1.0
+    changed = d.fillna(0.0) != 0
+    if pp:
+        factor: Any = out["population"] / divisor
+        unit = _counted(effect)
+    else:  # a rate or score: the population-weighted mean over the areas whose access changed
+        w_ch = out["population"] if "population" in out else pd.Series(1.0, index=d.index)
+        w_ch = w_ch.where(changed, 0.0).fillna(0.0)
+        factor = w_ch / w_ch.sum() if w_ch.sum() > 0 else 0.0
+        unit = (
+            f"{effect.demand_unit or 'units'} (mean over the areas whose access changed, "
+            "weighted by population)"
+        )
+        if allowed:
+            summary["demand_change_mean_changed"] = float((d * factor * effect.estimate).sum())
     lo, hi = sorted(float((d * factor * v).sum()) for v in (effect.lower, effect.upper))
-    unit = (
-        f"people with {effect.demand_label}"
-        if pp
-        else f"{effect.demand_unit or 'units'} (summed over areas)"
-    )
     summary["implied_interval"] = (lo, hi)
     summary["implied_interval_unit"] = unit
     n_ch = summary["areas_changed"]
     if allowed:
-        total = summary["people_change"] if pp else summary["demand_change_sum"]
+        total = summary["people_change"] if pp else summary["demand_change_mean_changed"]
         dd = _decimals(total, lo, hi)
         way = "more" if total > 0 else "fewer"
         stated = (

@@ -394,3 +394,28 @@ def test_real_gp_access_and_the_069c_example(place):
     else:
         assert pc["demand_change"].isna().all()
         assert pc.attrs["message"].startswith("No detectable effect")
+
+
+def test_predicted_change_counts_a_rate_per_1000_and_averages_a_score():
+    """Hand-worked: 0.5 per 1000 per minute, 2 min shorter for 4,000 residents -> 4 fewer."""
+    idx = pd.Index(["a", "b", "c"], name="area_code")
+    delta = pd.Series([-2.0, 0.0, -1.0], index=idx)
+    pop = pd.Series([4000.0, 1000.0, 2000.0], index=idx)
+    rate = assumed_effect(
+        0.5,
+        "test",
+        demand_label="referrals per 1000 residents",
+        demand_unit="per 1000 residents",
+        lower=0.25,
+        upper=0.75,
+    )
+    pc = predicted_change(rate, delta, pop)
+    # a: -2 x 0.5 = -1 per 1000 of 4000 -> -4; c: -0.5 per 1000 of 2000 -> -1
+    assert pc["people_change"].tolist() == pytest.approx([-4.0, 0.0, -1.0])
+    assert "about 5.00 fewer referrals (95 % interval -7.50 to -2.50)" in pc.attrs["message"]
+    score = assumed_effect(0.5, "test", demand_label="a score", demand_unit="score")
+    pc = predicted_change(score, delta, pop)
+    assert "people_change" not in pc
+    # mean over the areas whose access changed, weighted by population: (-1 x 4000 - 0.5 x 2000)/6000
+    assert pc.attrs["summary"]["demand_change_mean_changed"] == pytest.approx(-5000 / 6000)
+    assert "mean over the areas whose access changed" in pc.attrs["message"]
