@@ -416,6 +416,6 @@ def test_predicted_change_counts_a_rate_per_1000_and_averages_a_score():
     score = assumed_effect(0.5, "test", demand_label="a score", demand_unit="score")
     pc = predicted_change(score, delta, pop)
     assert "people_change" not in pc
-    # mean over the areas whose access changed, weighted by population: (-1 x 4000 - 0.5 x 2000)/6000
+    # population-weighted mean over the areas whose access changed: (-1 x 4000 - 0.5 x 2000) / 6000
     assert pc.attrs["summary"]["demand_change_mean_changed"] == pytest.approx(-5000 / 6000)
     assert "mean over the areas whose access changed" in pc.attrs["message"]
