@@ -175,11 +175,14 @@ def _spc(args: argparse.Namespace) -> int:
 def _change(args: argparse.Namespace) -> int:
     import sys
 
-    from placekit.change import change_table, iod_change
+    from placekit.change import census_change, census_change_table, change_table, iod_change
     from placekit.export import write_table
 
     out = check_out(args.out, formats=PLAIN_FORMATS)
     domains = ids(args.domains, option="--domains")
+    if domains and args.census:
+        msg = "--domains is for IoD change; leave it out with --census."
+        raise DataError(msg)
     if domains:
         bad = [d for d in domains if d not in DOMAINS]
         if bad:
@@ -187,7 +190,9 @@ def _change(args: argparse.Namespace) -> int:
             raise DataError(msg)
     place: Any = _place(args)
     level = check_level(place, args.level)
-    if level == "lsoa":
+    if args.census:
+        table = census_change(place) if level == "lsoa" else census_change_table(place, level)
+    elif level == "lsoa":
         table = iod_change(place, tolerance_pct=args.tolerance)
         if domains:
             keep = [c for c in table.columns if any(c.startswith(d + "_") for d in domains)]
@@ -234,8 +239,16 @@ def register(sub: argparse._SubParsersAction, level_help: str) -> None:  # type:
     )
     s.add_argument("--out", required=True, help=".csv (the chart table), .png or .svg")
     s.set_defaults(func=_spc)
-    s = sub.add_parser("change", help="IoD 2019 -> 2025 change by area, against England")
+    s = sub.add_parser(
+        "change", help="IoD 2019 -> 2025 change by area, against England (or Census 2011 -> 2021)"
+    )
     s.add_argument("--level", default="lsoa", help=level_help)
+    s.add_argument(
+        "--census",
+        action="store_true",
+        help="Census 2011 -> 2021 household deprivation and population instead "
+        "(two-proportion z-test at 5%%)",
+    )
     s.add_argument("--domains", help=f"comma-separated, from {', '.join(DOMAINS)}")
     s.add_argument(
         "--tolerance",

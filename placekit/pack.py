@@ -78,6 +78,17 @@ ROLES: dict[str, tuple[str, tuple[str, ...], str]] = {
     "fuel": ("table", ("code",), "Fuel poverty 2021 by LSOA 2021"),
     "iod2019": ("table", ("code", "population"), "IoD 2019 by LSOA 2011 with mid-2015 population"),
     "lookup11": ("table", ("lsoa11", "lsoa21", "change"), "ONS LSOA 2011 -> 2021 lookup"),
+    "census2011_deprivation": (
+        "table",
+        ("code", "group", "value"),
+        "Census 2011 households by number of deprivation dimensions (QS119, 0 to 4), long, "
+        "by LSOA 2011",
+    ),
+    "census2011_population": (
+        "table",
+        ("code", "value"),
+        "Census 2011 usual residents by LSOA 2011",
+    ),
     "msoa11": ("vector", ("code",), "MSOA 2011 boundaries (for MSOA-published data)"),
     "brownfield": ("table", ("code", "value"), "Brownfield land, hectares by MSOA 2011"),
     "network_walk": ("osm", (), "OSM street network for walking"),
