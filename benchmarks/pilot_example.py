@@ -103,7 +103,12 @@ def main() -> None:
         f"Pre-pilot trend: gap slope {ev.did.extra['pretrend_slope']:+.3f} per month, "
         f"placebo p = {ev.did.extra['pretrend_p']:.2f}"
     )
-    print(f"Synthetic control pre-pilot RMSE: {ev.synthetic.extra['pre_rmse']:.2f}")
+    sx = ev.synthetic.extra
+    print(
+        f"Synthetic control pre-pilot RMSE: {sx['pre_rmse']:.2f}; placebos dropped for a "
+        f"pre-pilot MSPE over {sx['mspe_ratio']:g}x the pilot's: {sx['placebo_dropped']} of "
+        f"{sx['placebo_fitted']} fitted"
+    )
     for s in ev.sentences():
         print("  " + s)
     prot = protect_series(series, place, max_primary_share=1.0)
