@@ -84,18 +84,28 @@ def _segment_rules(
     shift = _runs(y > mean, shift_points) | _runs(y < mean, shift_points)
     d = np.diff(y)
     trend = np.zeros(len(y), dtype=bool)
+    rising = np.zeros(len(y), dtype=bool)
     for sign in (1, -1):
         step = sign * d > 0  # step i: from point i to i+1
         run = _runs(step, trend_points - 1)
         trend[:-1] |= run
         trend[1:] |= run
+        if sign == 1:
+            rising[:-1] |= run
+            rising[1:] |= run
     two = np.zeros(len(y), dtype=bool)
     for side in (y > mean + 2 * sigma, y < mean - 2 * sigma):
         for i in range(len(y) - 2):
             window = side[i : i + 3]
             if window.sum() >= 2:
                 two[i : i + 3] |= window
-    return {"outside_limits": outside, "shift": shift, "trend": trend, "two_of_three": two}
+    return {
+        "outside_limits": outside,
+        "shift": shift,
+        "trend": trend,
+        "two_of_three": two,
+        "_rising": rising,
+    }
 
 
 def xmr(
@@ -185,6 +195,7 @@ def xmr(
         for k in ("mean", "lower", "upper", "lower_2sigma", "upper_2sigma")
     }
     rules = {r: np.zeros(len(y), dtype=bool) for r in RULES}
+    rising = np.zeros(len(y), dtype=bool)
     mr = np.full(len(y), np.nan)
     for k, (a, b) in enumerate(itertools.pairwise(bounds)):
         if b - a < min_points:
@@ -213,15 +224,22 @@ def xmr(
         )
         for r in RULES:
             rules[r][a:b] = found[r]
+        rising[a:b] = found["_rising"]
     special = np.logical_or.reduce([rules[r] for r in RULES])
     above = y > cols["mean"]
     if improvement == "neutral":
         label = np.where(special, "special cause: neither", "common cause")
     else:
-        good = above if improvement == "increase" else ~above
+        # the side of the mean speaks for limits, shifts and two-of-three; a trend speaks by
+        # its direction (a rising run of referrals is a concern even below the mean); a point
+        # that two rules read opposite ways is a concern
+        up_good = improvement == "increase"
+        side = rules["outside_limits"] | rules["shift"] | rules["two_of_three"]
+        bad_side = side & (above != up_good)
+        bad_trend = rules["trend"] & (rising != up_good)
         label = np.where(
             special,
-            np.where(good, "special cause: improvement", "special cause: concern"),
+            np.where(bad_side | bad_trend, "special cause: concern", "special cause: improvement"),
             "common cause",
         )
     out = pd.DataFrame(
@@ -338,7 +356,9 @@ def spc_chart(
         ax.set_ylabel(unit)
         ax.set_title(title, loc="left")
         if bool(chart["special_cause"].any()):
-            ax.legend(loc="upper left", fontsize=8, frameon=False)
+            ax.legend(
+                loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=3, fontsize=8, frameon=False
+            )
         note = "XmR chart, Making Data Count rules; dashed: process limits"
         fig.text(0.01, 0.01, f"{note}. {attribution}".strip(), fontsize=7, color="#555555")
         fig.tight_layout(rect=(0, 0.04, 1, 1))

@@ -124,3 +124,15 @@ def test_chart_png(tmp_path):
     assert [f.name for f in tmp_path.iterdir()] == ["c.png"]
     with pytest.raises(DataError, match="png"):
         spc_chart(xmr(_s(BASE)), tmp_path / "c.gif")
+
+
+def test_a_trend_is_read_by_its_direction_not_its_side():
+    """Seven rising points straddling the mean: a concern when lower is better, whichever side."""
+    y = pd.Series([60, 40, 60, 40, 60, 40, 60, 40, 60, 40, 40, 42, 44, 46, 48, 50, 52], dtype=float)
+    worse_up = xmr(y, improvement="decrease")
+    run = worse_up.index[-7:]
+    assert worse_up.loc[run, "trend"].all()
+    assert not worse_up.loc[run, ["outside_limits", "shift", "two_of_three"]].any().any()
+    assert (worse_up.loc[run, "variation"] == "special cause: concern").all()
+    better_up = xmr(y, improvement="increase")
+    assert (better_up.loc[run, "variation"] == "special cause: improvement").all()
