@@ -74,13 +74,21 @@ __all__ = [
 ]
 
 #: Bump when what a council task writes changes: every council is then redone.
-BATCH_VERSION = 1
+BATCH_VERSION = 2
 #: Environment variable of the failure drill (see the module docstring).
 FAULT_ENV = "PLACEKIT_BATCH_FAULT"
 #: Dask event topic the council tasks report their stages on.
 TOPIC = "placekit-batch"
 _STAGES = ("start", "access", "written")
-_ID_COLUMNS = ["council_code", "council_name", "region_code", "region_name", "lsoa_name"]
+_ID_COLUMNS = [
+    "council_code",
+    "council_name",
+    "region_code",
+    "region_name",
+    "lsoa_name",
+    "msoa_code",
+    "msoa_name",
+]
 
 Progress = Callable[[str], None]
 
@@ -522,6 +530,13 @@ def _rank(values: pd.Series, direction: str) -> pd.Series:
     return values.rank(ascending=asc, method="min", na_option="keep")
 
 
+def _text(frame: pd.DataFrame, column: str, index: pd.Index) -> pd.Series:
+    """A text column of ``frame`` on ``index`` (missing where the place has no such column)."""
+    if column not in frame.columns:
+        return pd.Series(pd.NA, index=index, dtype="object")
+    return frame[column].reindex(index).astype(object)
+
+
 def _indicator_ids(place: Any, access: list[str]) -> list[str]:
     from placekit.clustering import DEFAULT_VARIABLES
     from placekit.profile import PROFILE_INDICATORS
@@ -548,7 +563,8 @@ def council_table(place: Any, access: pd.DataFrame, metas: dict[str, dict[str, s
     -------
     pandas.DataFrame
         Indexed by LSOA code (sorted): ``council_code``, ``council_name``,
-        ``region_code``, ``region_name``, ``lsoa_name``, ``population``, then for every
+        ``region_code``, ``region_name``, ``lsoa_name``, ``msoa_code``, ``msoa_name``
+        (missing where the pack has no MSOA level), ``population``, then for every
         indicator its value, ``<id>_council_rank`` and, where England has a value,
         ``<id>_england``, ``<id>_england_rank``, ``<id>_england_decile``,
         ``<id>_vs_england`` and ``<id>_region_rank`` (among the region's LSOAs in
@@ -565,34 +581,42 @@ def council_table(place: Any, access: pd.DataFrame, metas: dict[str, dict[str, s
     bench = with_england(pl, base, "lsoa")
     code = pl.la_codes[0]
     names = pl.pack.manifest.get("la_names", {})
-    out = pd.DataFrame(index=base.index.astype(str))
-    out.index.name = "lsoa21_code"
-    out["council_code"] = code
-    out["council_name"] = str(names.get(code, pl.name))
+    index = pd.Index(base.index.astype(str), name="lsoa21_code")
     eng = pl.england()
-    areas = eng.areas.reindex(out.index) if eng is not None else None
-    out["region_code"] = areas["region_code"] if areas is not None else pd.NA
-    out["region_name"] = areas["region_name"] if areas is not None else pd.NA
-    name_col = pl.pack.column("lsoa", "name")
-    out["lsoa_name"] = (
-        pl.lsoa[name_col].reindex(out.index).astype(str) if name_col in pl.lsoa.columns else ""
-    )
-    out["population"] = pl.weights["population"].reindex(out.index).astype(float)
+    areas = eng.areas.reindex(index) if eng is not None else None
+    names = pl.pack.manifest.get("la_names", {})
+    code = pl.la_codes[0]
+    cols: dict[str, Any] = {
+        "council_code": pd.Series(code, index=index),
+        "council_name": pd.Series(str(names.get(code, pl.name)), index=index),
+        "region_code": areas["region_code"] if areas is not None else pd.Series(pd.NA, index=index),
+        "region_name": areas["region_name"] if areas is not None else pd.Series(pd.NA, index=index),
+        "lsoa_name": _text(pl.lsoa, "area_name", index),
+        "msoa_code": _text(pl.lsoa, "msoa_code", index),
+        "msoa_name": _text(pl.lsoa, "msoa_name", index),
+        "population": pl.weights["population"].reindex(index).astype(float),
+    }
     for i in ids:
         direction = str(pl.catalogue.row(i)["direction"])
-        out[i] = base[i].astype(float)
-        out[f"{i}_council_rank"] = _rank(base[i].astype(float), direction)
+        v = base[i].astype(float)
+        cols[i] = v
+        cols[f"{i}_council_rank"] = _rank(v, direction)
         if f"{i}_england_rank" in bench.columns:
-            out[f"{i}_england"] = bench[f"{i}_england"].astype(float)
-            out[f"{i}_england_rank"] = bench[f"{i}_england_rank"].astype(float)
-            out[f"{i}_england_decile"] = bench[f"{i}_england_decile"].astype(float)
-            out[f"{i}_vs_england"] = bench[f"{i}_vs_england"].astype(str)
-            rr = pd.Series(np.nan, index=out.index)
-            if eng is not None and i in eng.values.columns:
-                for reg, rows in out.groupby("region_code", dropna=True).groups.items():
+            cols[f"{i}_england"] = bench[f"{i}_england"].astype(float)
+            cols[f"{i}_england_rank"] = bench[f"{i}_england_rank"].astype(float)
+            cols[f"{i}_england_decile"] = bench[f"{i}_england_decile"].astype(float)
+            cols[f"{i}_vs_england"] = bench[f"{i}_vs_england"].astype(str)
+            rr = pd.Series(np.nan, index=index)
+            if eng is not None and areas is not None and i in eng.values.columns:
+                for reg in sorted(areas["region_code"].dropna().unique()):
+                    rows = areas.index[areas["region_code"] == reg]
                     ref = eng.values[i][eng.areas["region_code"] == reg].to_numpy(float)
-                    rr[rows] = _rank_against(out.loc[rows, i].to_numpy(float), ref, direction)
-            out[f"{i}_region_rank"] = rr
+                    rr[rows] = _rank_against(v.reindex(rows).to_numpy(float), ref, direction)
+            cols[f"{i}_region_rank"] = rr
+    out = pd.DataFrame(
+        {k: c.reindex(index) if isinstance(c, pd.Series) else c for k, c in cols.items()},
+        index=index,
+    )
     out.attrs["typology_missing"] = [v for v in DEFAULT_VARIABLES if v not in pl.indicators]
     return out
 
@@ -788,7 +812,11 @@ class _Live:
         with self.lock:
             code = str(msg.get("code", "?"))
             if msg.get("event") == "start":
-                self.running[code] = str(msg.get("name", code))
+                # one thread per worker: a start on a process ends what it ran before
+                pid = str(msg.get("pid"))
+                for other in [c for c, p in self.running.items() if p == pid]:
+                    self.running.pop(other)
+                self.running[code] = pid
                 self.line(f"{code} {msg.get('name', '')}: started (worker pid {msg.get('pid')})")
             elif msg.get("event") == "stage":
                 self.line(f"{code}: {msg.get('stage')}")
@@ -829,7 +857,7 @@ def _connect(scheduler: str | None, workers: int, timeout_s: float) -> tuple[Any
         n_workers=workers,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,
+        dashboard_address=":0",
         silence_logs=40,
     )
     client = Client(cluster, set_as_default=False)

@@ -123,6 +123,8 @@ def test_combined_table_ranks_by_hand(undisturbed) -> None:
         and t.loc["E01999908", "council_name"] == "Easterby"
     )
     assert set(t["region_code"]) == {"R1"}
+    assert t.loc["E01999902", "lsoa_name"] == "Westerby 001B"
+    assert t["msoa_code"].tolist() == ["E02999901"] * 4 + ["E02999902"] * 4
     # IMD scores 50, 40, 30, 25 | 20, 15, 10, 5; England adds 60, 45, 35, 2 in region R2
     assert t["imd2025_score"].tolist() == [50, 40, 30, 25, 20, 15, 10, 5]
     assert t["imd2025_score_council_rank"].tolist() == [1, 2, 3, 4, 1, 2, 3, 4]
