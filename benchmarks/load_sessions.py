@@ -266,6 +266,9 @@ def _scratch_app(base: Path, name: str) -> Path:
     d = base / name
     (d / ".streamlit").mkdir(parents=True)
     shutil.copy2(ROOT / "app.py", d / "app.py")
+    if (ROOT / "sections").is_dir():  # the app's section modules
+        shutil.copytree(ROOT / "sections", d / "sections",
+                        ignore=shutil.ignore_patterns("__pycache__"))
     for f in (ROOT / ".streamlit").iterdir():
         if f.is_file():
             shutil.copy2(f, d / ".streamlit" / f.name)
@@ -347,6 +350,14 @@ class Session:
         await opt.click(timeout=30_000)
         return text
 
+    async def _natural_breaks(self) -> None:
+        """Click the natural-breaks radio (labelled in words since the section split)."""
+        words = self.page.get_by_text("Natural breaks (Fisher-Jenks)", exact=True)
+        if await words.count():
+            await words.click()
+        else:  # the app before: the scheme id itself
+            await self.page.get_by_text("natural_breaks").click()
+
     async def run(self, stop_after: str | None = None) -> None:
         try:
             await self._open()
@@ -375,8 +386,8 @@ class Session:
             # the legend's title is the indicator's label (the option without its " [id]")
             await self._timed("indicator", indicator, "legend_title",
                               lambda: self.notes["indicator"].rsplit(" [", 1)[0])
-            await self._timed("class_breaks", lambda: pg.get_by_text("natural_breaks").click(),
-                              "text", "natural breaks (Fisher-Jenks)")
+            await self._timed("class_breaks", self._natural_breaks,
+                              "text", "classes, natural breaks (Fisher-Jenks)")
 
             async def level() -> None:
                 self.notes["level"] = await self._select("Areas", 1)

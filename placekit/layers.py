@@ -773,14 +773,17 @@ def label_layer(
         get_position=["lon", "lat"],
         get_text="label",
         get_size=size_px,
-        size_units="pixels",
+        size_units="'pixels'",  # quoted: pydeck passes a literal, not an expression
+        font_family="'Helvetica, Arial, sans-serif'",
+        font_weight=600,
+        character_set="'auto'",  # every character the names use, not only ASCII
         get_color=[20, 20, 20, 255],
         get_text_anchor="'middle'",
         get_alignment_baseline="'center'",
-        font_weight=600,
-        outline_width=2,
-        outline_color=[255, 255, 255, 230],
-        font_settings={"sdf": True},
-        character_set="auto",
+        # a pale box behind each name keeps it legible on any fill (an outline would need
+        # SDF fonts, which software WebGL draws as a black map)
+        background=True,
+        get_background_color=[255, 255, 255, 200],
+        background_padding=[3, 1],
         pickable=False,
     )

@@ -36,7 +36,7 @@ def render() -> None:
         "Areas",
         place.all_levels,
         format_func=place.level_label,
-        **bind("level", "pk_level", place.all_levels, c.loc),
+        **bind("level", "pk_level", place.all_levels, "lsoa"),
     )
     indicator = c2.selectbox(
         "Indicator (health and care demand first)",

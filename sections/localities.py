@@ -42,7 +42,7 @@ def render() -> None:
 
     def open_on_map() -> None:
         ss = st.session_state
-        ss["view"] = pl.view_for(areas.loc[[code]])
+        ss["view"] = pl.view_for(areas.loc[[code]], width_px=680, height_px=560)  # the main map
         ss["pk_level"] = "lsoa"
         ss["pk_labels"] = lvl if lvl != "lad" else ""
         ss["pk_indicator"] = indicator

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 import placekit
@@ -55,15 +56,28 @@ def render() -> None:
         **bind_many("tbl_inds", "pk_table_inds", choices.all, default),
         format_func=c.label,
     )
-    eng = st.checkbox("Compare with England", value=True, key="tbl_england")
     if not inds:
         st.info("Pick at least one indicator.")
         return
+    e1, e2 = st.columns([2, 1])
+    sort_by = e1.selectbox(
+        "Sort by (worst first)",
+        inds,
+        format_func=c.label,
+        **bind("tbl_sort", "pk_table_sort", inds),
+    )
+    eng = e2.checkbox("Compare with England", value=True, key="tbl_england")
     if any(i in choices.access for i in inds):
         place = c.with_access()
     try:
         res = wf.area_table(
-            place, level, inds, filter_level=in_level or None, filter_codes=codes, england=eng
+            place,
+            level,
+            inds,
+            filter_level=in_level or None,
+            filter_codes=codes,
+            england=eng,
+            sort_by=sort_by,
         )
     except PlacekitError as err:
         st.error(md_escape(err))
@@ -73,23 +87,35 @@ def render() -> None:
     st.caption(
         md_escape(
             f"{len(t)} {place.level_label(level, count=False)} areas{where}, worst first by "
-            f"{res.labels[inds[0]]}. {place.name} values: "
+            f"{res.labels[sort_by]}. {place.name} values: "
             + "; ".join(f"{res.labels[i]} {res.city[i]:,.2f} {res.units[i]}" for i in inds)
         )
     )
+    if len(t):
+        top = t.iloc[0]
+        rest = "; ".join(
+            f"{res.labels[i]} {top[i]:,.1f} {res.units[i]}"
+            for i in inds
+            if i != sort_by and pd.notna(top[i])
+        )
+        st.markdown(
+            md_escape(
+                f"Worst by {res.labels[sort_by]}: {top['area_name']} "
+                f"({top[sort_by]:,.1f} {res.units[sort_by]})" + (f"; {rest}." if rest else ".")
+            ),
+            help="The first row of the table below.",
+        )
     show = t.drop(
         columns=[
             col
             for col in t.columns
             if col.endswith(("_code", "_england_rank", "_city", "_indicators"))
-            or (col.endswith("_name") and col != f"{c.loc}_name" and col != "ward_name")
+            or (col.endswith("_name") and col not in ("area_name", f"{c.loc}_name", "ward_name"))
         ]
     )
-    cfg = {
-        i: st.column_config.NumberColumn(f"{res.labels[i]} ({res.units[i]})", format="%.2f")
-        for i in inds
-    }
+    cfg = {i: st.column_config.NumberColumn(c.label(i), format="%.1f") for i in inds}
     cfg["population"] = st.column_config.NumberColumn("people", format="%d")
+    cfg["area_name"] = st.column_config.TextColumn("neighbourhood" if level == "lsoa" else "area")
     cfg["suppressed"] = st.column_config.CheckboxColumn("suppressed (< 5)")
     st.dataframe(show, width="stretch", column_config=cfg, key="tbl_frame")
     if t["suppressed"].any():

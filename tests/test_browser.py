@@ -17,6 +17,7 @@ import pytest
 pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
+SHOTS = Path(os.environ.get("PLACEKIT_SHOTS", "/tmp/shots"))
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = [
     "--headless",
@@ -126,7 +127,7 @@ def _wait_idle(pg, timeout_ms: int = 240_000) -> None:
 
 
 def _canvas_stats(pg) -> dict:
-    """Distinct colours (sampled) and the share of pixels where nothing is drawn, on the map canvas."""
+    """Distinct colours (sampled) and the share of empty pixels on the map canvas."""
     return pg.evaluate("""() => {
         const c = document.querySelector('canvas');
         const off = document.createElement('canvas');
@@ -151,6 +152,9 @@ def _canvas_not_blank(pg) -> bool:
 
 def test_map_drawn_with_legend(page):
     assert _canvas_not_blank(page)
+    # the place does not fill its whole-place view: a map that failed to draw (one layer that
+    # deck.gl cannot build can blank all of them) paints the canvas edge to edge
+    assert _canvas_stats(page)["empty"] > 0.05
     assert page.locator(".pk-legend").first.is_visible()
     assert "OpenStreetMap contributors" in page.content()
     page.screenshot(path=str(ARTIFACTS / "explorer.png"))
@@ -159,8 +163,8 @@ def test_map_drawn_with_legend(page):
     before = page.ws_bytes[0]
     painted = _canvas_stats(page)["signature"]
     t0 = time.perf_counter()
-    page.get_by_text("natural_breaks").click()
-    page.get_by_text("natural breaks (Fisher-Jenks)").wait_for(timeout=30_000)
+    page.get_by_text("Natural breaks (Fisher-Jenks)", exact=True).click()
+    page.get_by_text("5 classes, natural breaks (Fisher-Jenks)").wait_for(timeout=30_000)
     rerun_s = time.perf_counter() - t0
     _wait_idle(page)
     page.wait_for_timeout(500)
@@ -199,7 +203,7 @@ def test_map_keeps_view_when_widgets_change(page):
     page.wait_for_timeout(1000)
     zoomed = _empty_share(page)
     assert zoomed < before - 0.1  # zoomed in: the city fills more of the map
-    page.get_by_text("quantiles", exact=True).click()
+    page.get_by_text("Quantiles", exact=True).click()
     page.get_by_text("5 classes, quantiles").wait_for(timeout=30_000)
     _wait_idle(page)
     page.wait_for_timeout(1000)
@@ -262,7 +266,10 @@ def test_upload_flow_and_markup_is_text(page):
         "lsoa_code,<script>window.pwned=1</script>\nE01007823,12\nE01007824,7\n", encoding="utf-8"
     )
     _uploader(page).set_input_files(str(good))
-    page.get_by_text("Loaded upload.csv").wait_for(timeout=60_000)
+    try:
+        page.get_by_text("Loaded upload.csv").wait_for(timeout=60_000)
+    finally:
+        page.screenshot(path=str(ARTIFACTS / "upload_wait.png"), full_page=True)
     assert page.evaluate("() => window.pwned === undefined")
     page.screenshot(path=str(ARTIFACTS / "upload_ok.png"))
     bad = ARTIFACTS / "bad.csv"
@@ -272,3 +279,98 @@ def test_upload_flow_and_markup_is_text(page):
     # what the user already had is still there, and the map still shows it
     assert page.get_by_text("Your indicators").count() >= 1
     page.screenshot(path=str(ARTIFACTS / "upload_bad.png"))
+
+
+def _select(page, label: str, option: str) -> None:
+    """Pick ``option`` in the Streamlit selectbox labelled ``label`` (typed, then Enter)."""
+    box = page.locator("[data-testid=stSelectbox]").filter(has=page.get_by_text(label, exact=True))
+    box.first.click()
+    page.keyboard.type(option)
+    page.get_by_role("option", name=option, exact=True).first.click(timeout=30_000)
+    _wait_idle(page)
+
+
+def _selected(page, label: str) -> str:
+    """What the Streamlit selectbox labelled ``label`` shows."""
+    combo = page.get_by_role("combobox", name=label, exact=True).first
+    value = combo.input_value() if combo.evaluate("e => e.tagName") == "INPUT" else ""
+    if value:
+        return value
+    box = page.locator("[data-testid=stSelectbox]").filter(has=combo)
+    return box.first.inner_text().removeprefix(label).strip()
+
+
+def _legend_text(page) -> str:
+    return page.locator(".pk-legend").first.inner_text()
+
+
+def test_officer_question_end_to_end(page):
+    """Most deprived neighbourhoods in North East, their GP walk time, exported with localities."""
+    import pandas as pd
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.get_by_text("Table", exact=True).click()
+    _wait_idle(page)
+    _select(page, "Areas", "Neighbourhood (LSOA 2021) (343)")
+    _select(page, "Local Area Committee / ASC locality", "North East")
+    _select(page, "Sort by (worst first)", "IMD 2025 score")
+    page.get_by_text("Worst by IMD 2025 score").wait_for(timeout=60_000)
+    line = page.get_by_text("Worst by IMD 2025 score").inner_text()
+    assert "Walk time to nearest GP practice" in line and "minutes" in line, line
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(SHOTS / "table_north_east.png"), full_page=True)
+    with page.expect_download(timeout=60_000) as dl:
+        page.get_by_role("button", name="Download this table (CSV)").click()
+    path = SHOTS / "north_east.csv"
+    dl.value.save_as(str(path))
+    t = pd.read_csv(path)
+    assert len(t) > 10 and (t["lac_name"] == "North East").all()
+    assert {"ward_code", "ward_name", "lac_code", "lac_name", "suppressed"} <= set(t.columns)
+    assert t["imd2025_score"].is_monotonic_decreasing
+    assert t["gp_walk_min"].between(0, 120).all()
+    assert f"{t['gp_walk_min'].iloc[0]:,.1f} minutes" in line  # the line reads the first row
+
+
+def test_search_labels_open_on_map_and_round_trip(page):
+    page.get_by_text("Map explorer", exact=True).click()
+    _wait_idle(page)
+    _select(page, "Indicator (health and care demand first)", "IMD 2025 score")
+    assert _legend_text(page).startswith("IMD 2025 score")
+    # labels: the place's locality names drawn on the map change what is painted
+    page.wait_for_timeout(1500)
+    with_labels = _canvas_stats(page)["signature"]
+    _select(page, "Place names on the map", "none")
+    page.wait_for_timeout(1500)
+    assert _canvas_stats(page)["signature"] != with_labels
+    _select(page, "Place names on the map", "Ward")
+    page.wait_for_timeout(2000)
+    page.screenshot(path=str(SHOTS / "explorer_ward_labels.png"))
+    # search: a postcode centres the map on it
+    box = page.get_by_label("Find a postcode or an area")
+    box.fill("S5 7AU")
+    box.press("Enter")
+    page.get_by_text("Postcode: ").wait_for(timeout=30_000)
+    _wait_idle(page)
+    page.wait_for_timeout(2000)
+    page.screenshot(path=str(SHOTS / "search_postcode.png"))
+    box.fill("")
+    box.press("Enter")
+    _wait_idle(page)
+    # section round trip: the indicator is kept
+    page.get_by_text("Localities", exact=True).click()
+    _wait_idle(page)
+    assert _selected(page, "Indicator") == "IMD 2025 score"
+    _select(page, "Locality level", "Ward (28)")
+    _select(page, "Locality", "Burngreave")
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(SHOTS / "locality_burngreave.png"), full_page=True)
+    page.get_by_role("button", name="Open the map explorer on this locality").click()
+    _wait_idle(page)
+    page.get_by_text("Find a postcode or an area").wait_for(timeout=30_000)
+    assert _legend_text(page).startswith("IMD 2025 score")
+    assert _selected(page, "Areas").startswith("Neighbourhood (LSOA 2021)")
+    page.wait_for_timeout(2500)
+    page.screenshot(path=str(SHOTS / "open_on_map.png"))
+    assert _canvas_not_blank(page)
+    page.get_by_role("button", name="Whole place").click()
+    _wait_idle(page)
