@@ -281,7 +281,7 @@ def part_england(real: dict | None, scale: dict | None, workers: int) -> None:
             f"{total / 3600:.1f} h on one worker, {total / 3600 / workers:.1f} h on {workers}, "
             f"{total / 3600 / 16:.2f} h on 16 workers (one per core)"
         )
-        big = 1.2e6 * 1.0  # a council the size of Birmingham: ~1.15 M residents
+        big = 1.15e6  # residents of the largest English council (Birmingham)
         big_edges = big * per_res_nodes * (largest["edges"] / largest["nodes"])
         print(
             f"largest English council (~1.15 M residents): about {big_edges / 1e6:.2f} M "

@@ -310,7 +310,7 @@ def plan_batch(
     lsoa_codes = _codes_in(found["lsoa"], LA_COLUMN)
     census_codes = _codes_in(found["census"], LA_COLUMN)
     elsewhere: set[str] = set()
-    for key in ("lad_boundaries", "ward_lad", "postcodes"):
+    for key in ("lad_boundaries", "ward_lad", "postcodes", "pois", "greenspace"):
         if key in found:
             elsewhere |= _codes_in(found[key], LA_COLUMN)
     text = la if isinstance(la, str) else ",".join(la)
@@ -356,7 +356,8 @@ def plan_batch(
                     names[c],
                     "failed",
                     (
-                        f"the sources hold no {' and no '.join(lacks)} for {c} ({names[c]}); "
+                        f"the sources hold no {' and no '.join(lacks)} for "
+                        f"{c}{f' ({names[c]})' if names[c] != c else ''}; "
                         "its place files are missing from this sources folder."
                     ),
                 )

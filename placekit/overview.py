@@ -10,7 +10,7 @@ super-generalised LSOA, MSOA, local authority and ICB boundaries.
 The payload is split so a map can be recoloured without resending geometry:
 
 - :meth:`Overview.geometry_geojson` — the areas of a level (``lsoa``, ``msoa`` or
-  ``lad``) as one compact GeoJSON in EPSG:4326 (coverage-simplified, coordinates
+  ``lad``) as one compact GeoJSON in EPSG:4326 (optionally coverage-simplified, coordinates
   rounded), each feature carrying only ``i`` (its row in the value arrays), ``code``,
   ``name`` and ``lad``. Written once by :func:`write_overview_static` under a
   content-hashed name, as :func:`placekit.layers.write_static_areas` does for a city.
@@ -183,7 +183,7 @@ class Overview:
     folder: Path
     benchmark: Any
     lookup: pd.DataFrame
-    simplify_m: float = 25.0
+    simplify_m: float = 0.0
     digits: int = 5
     _geo: dict[str, gpd.GeoDataFrame] = field(default_factory=dict, repr=False)
     _json: dict[str, bytes] = field(default_factory=dict, repr=False)
@@ -347,7 +347,7 @@ def load_overview(
     england: str | Path | None = None,
     *,
     pack_dir: str | Path | None = None,
-    simplify_m: float = 25.0,
+    simplify_m: float = 0.0,
     digits: int = 5,
 ) -> Overview:
     """
