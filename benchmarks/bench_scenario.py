@@ -55,13 +55,17 @@ def main() -> None:
         helped = a[a["gp_min_change"] < -0.5]
         dec = res.by_imd_decile["gp_people_newly_within"]
         print(
-            f"\n{name}: whole scenario applied in {apply_s:.2f} s (access, people, demand change from "
-            f"the estimated effect, localities); its access step: incremental {inc_s * 1000:.1f} ms vs full re-solve "
+            f"\n{name}: whole scenario applied in {apply_s:.2f} s (access, people, "
+            "demand change from "
+            f"the estimated effect, localities); its access step: incremental "
+            f"{inc_s * 1000:.1f} ms vs full re-solve "
             f"{full_s * 1000:.1f} ms (ratio {full_s / inc_s:.1f}x)"
         )
         print(
-            f"  neighbourhoods with >0.5 min shorter walks: {len(helped)}; people newly within 15 min: "
-            f"{a['gp_people_newly_within'].sum():,.0f}, of whom in IMD decile 1-2: {dec.loc[[1.0, 2.0]].sum():,.0f}"
+            f"  neighbourhoods with >0.5 min shorter walks: {len(helped)}; "
+            "people newly within 15 min: "
+            f"{a['gp_people_newly_within'].sum():,.0f}, of whom in IMD decile 1-2: "
+            f"{dec.loc[[1.0, 2.0]].sum():,.0f}"
         )
         cols = [
             "gp_min_base",

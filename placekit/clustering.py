@@ -56,7 +56,7 @@ class OACPreprocessor(TransformerMixin, BaseEstimator):
 
     def fit(self, X: object, y: object = None) -> OACPreprocessor:
         """Learn the ranges and which variables survive screening."""
-        X = validate_data(self, X, dtype=np.float64)
+        X = np.asarray(validate_data(self, X, dtype=np.float64))
         z = np.arcsinh(X)
         self.min_ = z.min(axis=0)
         self.range_ = np.ptp(z, axis=0)
@@ -78,7 +78,7 @@ class OACPreprocessor(TransformerMixin, BaseEstimator):
     def transform(self, X: object) -> np.ndarray:
         """Apply asinh, the learned range standardisation and the screening."""
         check_is_fitted(self, "keep_")
-        X = validate_data(self, X, dtype=np.float64, reset=False)
+        X = np.asarray(validate_data(self, X, dtype=np.float64, reset=False))
         return self._scale(np.arcsinh(X))[:, self.keep_]
 
 

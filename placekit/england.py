@@ -104,7 +104,8 @@ def default_england_dir() -> Path:
     -------
     Path
         ``PLACEKIT_ENGLAND`` if set, else ``../shared/region/england`` relative to
-        the current folder (nothing is resolved from the installed package). The folder is not checked here; :meth:`EnglandBenchmark.load`
+        the current folder (nothing is resolved from the installed package). The folder is
+        not checked here; :meth:`EnglandBenchmark.load`
         says which file is missing.
     """
     env = os.environ.get("PLACEKIT_ENGLAND")

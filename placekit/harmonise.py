@@ -60,7 +60,9 @@ def lsoa11_to_lsoa21(
     # split shares: each 2011 code's parts, shared by 2021 population
     pop = lk["LSOA21CD"].map(population21).astype(float)
     parts_pop = pop.groupby(lk["LSOA11CD"]).transform("sum")
-    share = (pop / parts_pop).where(parts_pop > 0, 1.0 / lk.groupby("LSOA11CD")["LSOA21CD"].transform("size"))
+    share = (pop / parts_pop).where(
+        parts_pop > 0, 1.0 / lk.groupby("LSOA11CD")["LSOA21CD"].transform("size")
+    )
     w = lk["LSOA11CD"].map(weight11).astype(float)
     out = {}
     for col in table.columns:

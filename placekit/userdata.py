@@ -289,12 +289,12 @@ def _read_bytes(source: Source, name: str | None, *, max_bytes: int) -> tuple[by
         msg = f"The upload must be a file path, bytes or an open file; got {type(source).__name__}."
         raise DataError(msg)
     if len(raw) > max_bytes:
-        size = (
+        shown = (
             _mb(len(raw))
             if isinstance(source, (bytes, bytearray, memoryview))
             else (f"over {_mb(max_bytes)}")
         )
-        msg = too_big.format(label=label, size=size, limit=_mb(max_bytes))
+        msg = too_big.format(label=label, size=shown, limit=_mb(max_bytes))
         raise DataError(msg)
     return raw, label, fname
 

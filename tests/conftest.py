@@ -34,7 +34,7 @@ def region_sources(pack_dir):
 
 @pytest.fixture(scope="session")
 def rotherham_dir(region_sources, tmp_path_factory):
-    """A Rotherham pack cut from the regional sources once per test session (walk network checked)."""
+    """A Rotherham pack cut from the regional sources once per session (walk network checked)."""
     from placekit.packbuild import build_pack
 
     out = tmp_path_factory.mktemp("packs") / "rotherham"

@@ -251,7 +251,7 @@ def test_cli_access_with_cumulative(tmp_path):
     assert {"area_code", "library_walk_m", "library_walk_min", "gp_walk_within_15min"} <= set(
         t.columns
     )
-    # anyone whose nearest GP is under 15 min on average reaches at least one GP on average... mostly
+    # anyone whose nearest GP is under 15 min on average reaches at least one GP... mostly
     near = t["gp_walk_min"] < 5
     assert (t.loc[near, "gp_walk_within_15min"] >= 1).all()
     assert len(t) == 343

@@ -45,7 +45,9 @@ def test_shuffle_and_seed_invariance(place):
 
 def test_well_separated_groups_found():
     rng = np.random.default_rng(0)
-    X = np.vstack([rng.normal(0, 0.1, (30, 3)) + c for c in ([0, 0, 0], [5, 5, 0], [0, 5, 5])]).clip(0)
+    X = np.vstack(
+        [rng.normal(0, 0.1, (30, 3)) + c for c in ([0, 0, 0], [5, 5, 0], [0, 5, 5])]
+    ).clip(0)
     m = AreaClusterer(3, n_init=20, random_state=0).fit(X)
     truth = np.repeat([0, 1, 2], 30)
     assert adjusted_rand_score(truth, m.labels_) == 1.0
@@ -66,6 +68,6 @@ def test_cluster_place_portraits(place):
     p = res["portraits"]
     assert p["n_areas"].sum() == 343
     assert p["population"].sum() == pytest.approx(place.weights["population"].sum())
-    # index 100 = city mean: the population-unweighted mean of cluster indices weighted by size is 100
+    # index 100 = city mean: the unweighted mean of cluster indices weighted by size is 100
     col = DEFAULT_VARIABLES[0]
     assert (p[col] * p["n_areas"]).sum() / 343 == pytest.approx(100, abs=1)

@@ -28,8 +28,13 @@ def test_explain_demand_heldout_and_importance(place):
     train = DemandModel(r.best).fit(used, place.indicators["bad_health_pct"])
     assert r.scores[r.best] < train.score(used, place.indicators["bad_health_pct"])
     assert r.importance["importance"].iloc[0] > 0
-    assert set(r.areas.columns) >= {"observed", "predicted", "residual", "flag_above_prediction",
-                                    "flag_high_exposure_moderate_demand"}
+    assert set(r.areas.columns) >= {
+        "observed",
+        "predicted",
+        "residual",
+        "flag_above_prediction",
+        "flag_high_exposure_moderate_demand",
+    }
     assert -1 < r.morans_i["I"] < 1
     assert "not individual risk" in r.caveat
 
@@ -37,18 +42,34 @@ def test_explain_demand_heldout_and_importance(place):
 def test_noise_driver_has_no_importance(place):
     rng = np.random.default_rng(0)
     noise = pd.DataFrame({"noise_a": rng.random(343)}, index=place.lsoa.index)
-    meta = {"noise_a": dict(label="noise", theme="planning", unit="", direction="higher_worse", kind="score",
-                            aggregation="weighted_mean", weight="population", tier="primary", source="test",
-                            year="", geography="", licence="", derivation="")}
+    meta = {
+        "noise_a": {
+            "label": "noise",
+            "theme": "planning",
+            "unit": "",
+            "direction": "higher_worse",
+            "kind": "score",
+            "aggregation": "weighted_mean",
+            "weight": "population",
+            "tier": "primary",
+            "source": "test",
+            "year": "",
+            "geography": "",
+            "licence": "",
+            "derivation": "",
+        }
+    }
     p = place.with_indicators(noise, meta)
-    r = explain_demand(p, "bad_health_pct", drivers=["noise_a", "no_car_pct"], n_repeats=3,
-                       spatial=False)
+    r = explain_demand(
+        p, "bad_health_pct", drivers=["noise_a", "no_car_pct"], n_repeats=3, spatial=False
+    )
     imp = r.importance["importance"]
     assert imp["noise_a"] < 0.02 < imp["no_car_pct"]
     # with spatial lags the noise's neighbourhood mean is a smooth random map that can meet
     # the demand's own clustering by chance: still a small fraction of a real driver's
-    imp = explain_demand(p, "bad_health_pct", drivers=["noise_a", "no_car_pct"],
-                         n_repeats=3).importance["importance"]
+    imp = explain_demand(
+        p, "bad_health_pct", drivers=["noise_a", "no_car_pct"], n_repeats=3
+    ).importance["importance"]
     assert imp["noise_a"] < 0.1 * imp["no_car_pct"]
 
 
@@ -60,14 +81,28 @@ def test_demand_as_driver_rejected(place):
 def _with_noise_demand(place, seed=0):
     rng = np.random.default_rng(seed)
     noise = pd.DataFrame({"noise_demand": rng.normal(size=343)}, index=place.lsoa.index)
-    meta = {"noise_demand": dict(label="noise", theme="health and care demand", unit="", direction="higher_worse",
-                                 kind="score", aggregation="weighted_mean", weight="population", tier="tertiary",
-                                 source="test", year="", geography="", licence="", derivation="")}
+    meta = {
+        "noise_demand": {
+            "label": "noise",
+            "theme": "health and care demand",
+            "unit": "",
+            "direction": "higher_worse",
+            "kind": "score",
+            "aggregation": "weighted_mean",
+            "weight": "population",
+            "tier": "tertiary",
+            "source": "test",
+            "year": "",
+            "geography": "",
+            "licence": "",
+            "derivation": "",
+        }
+    }
     return place.with_indicators(noise, meta)
 
 
 def test_no_fold_leak_on_pure_noise(place):
-    # a model scored on data it was trained on (a fold leak) explains noise; held-out scores must not
+    # a model scored on the data it was trained on (a fold leak) explains noise; held out must not
     r = explain_demand(_with_noise_demand(place), "noise_demand", n_repeats=2)
     assert r.scores.max() < 0.05
     used = place.indicators[r.columns["drivers"]].fillna(0)
@@ -100,16 +135,36 @@ def test_contiguous_variant_gives_connected_clusters(place):
 def test_flag_category_precedence():
     from placekit.drivers import flag_category
 
-    a = pd.DataFrame({"flag_above_prediction": [True, False, False, True],
-                      "flag_high_exposure_moderate_demand": [False, True, False, True]})
-    assert flag_category(a).tolist() == ["demand above prediction", "high exposure, moderate demand", "no flag",
-                                         "demand above prediction"]
+    a = pd.DataFrame(
+        {
+            "flag_above_prediction": [True, False, False, True],
+            "flag_high_exposure_moderate_demand": [False, True, False, True],
+        }
+    )
+    assert flag_category(a).tolist() == [
+        "demand above prediction",
+        "high exposure, moderate demand",
+        "no flag",
+        "demand above prediction",
+    ]
 
 
 def _meta(label: str, theme: str = "planning") -> dict[str, str]:
-    return dict(label=label, theme=theme, unit="", direction="higher_worse", kind="score",
-                aggregation="weighted_mean", weight="population", tier="primary", source="test",
-                year="", geography="", licence="", derivation="")
+    return {
+        "label": label,
+        "theme": theme,
+        "unit": "",
+        "direction": "higher_worse",
+        "kind": "score",
+        "aggregation": "weighted_mean",
+        "weight": "population",
+        "tier": "primary",
+        "source": "test",
+        "year": "",
+        "geography": "",
+        "licence": "",
+        "derivation": "",
+    }
 
 
 def test_spatial_lag_by_hand():

@@ -15,9 +15,14 @@ from placekit.targeting import (
 
 def test_tiers_follow_rules_on_handmade_table():
     # percentiles of 10 rows: value k -> (k)*10th percentile
-    t = pd.DataFrame({"demand": [10, 9, 1, 2, 6, 3, 4, 5, 7, 8],
-                      "predicted": [1, 2, 10, 3, 4, 5, 6, 7, 8, 9],
-                      "exposure": [1, 2, 3, 4, 5, 10, 9, 8, 7, 6]}, index=list("abcdefghij"))
+    t = pd.DataFrame(
+        {
+            "demand": [10, 9, 1, 2, 6, 3, 4, 5, 7, 8],
+            "predicted": [1, 2, 10, 3, 4, 5, 6, 7, 8, 9],
+            "exposure": [1, 2, 3, 4, 5, 10, 9, 8, 7, 6],
+        },
+        index=list("abcdefghij"),
+    )
     out = assign_tiers(t)
     # a: demand 100th -> tertiary; b: 90th -> tertiary
     assert out.loc["a", "tier"] == out.loc["b", "tier"] == "tertiary"
@@ -36,7 +41,9 @@ def test_tiers_follow_rules_on_handmade_table():
 def test_bad_rules_and_columns():
     with pytest.raises(DataError, match="demand_high must be a percentile"):
         TierRules(demand_high=120)
-    with pytest.raises(SchemaError, match=r"assign_tiers' table is missing column\(s\) \['exposure'\]"):
+    with pytest.raises(
+        SchemaError, match=r"assign_tiers' table is missing column\(s\) \['exposure'\]"
+    ):
         assign_tiers(pd.DataFrame({"demand": [1], "predicted": [1]}))
 
 
@@ -51,7 +58,9 @@ def test_priority_within_locality_and_assets_as_strength():
 
 def test_weight_sensitivity_bounds():
     rng = np.random.default_rng(0)
-    c = pd.DataFrame(rng.random((40, 5)), columns=["demand", "exposure", "access_gap", "deprivation", "assets"])
+    c = pd.DataFrame(
+        rng.random((40, 5)), columns=["demand", "exposure", "access_gap", "deprivation", "assets"]
+    )
     g = pd.Series(np.repeat(["a", "b"], 20), index=c.index)
     tab, share = weight_sensitivity(c, g, n_runs=30, spread=0.0)
     assert (tab["mean_top_overlap"] == 1.0).all()  # no movement, no change
@@ -73,8 +82,14 @@ def test_matched_comparisons_beat_random(place):
     smd_matched = balance_table(prof, pilots, list(m["comparison"]))["smd"].abs().mean()
     rng = np.random.default_rng(0)
     outside = place.lsoa.index[lac != "East"]
-    smd_random = np.mean([balance_table(prof, pilots, list(rng.choice(outside, 8, replace=False)))["smd"].abs().mean()
-                          for _ in range(50)])
+    smd_random = np.mean(
+        [
+            balance_table(prof, pilots, list(rng.choice(outside, 8, replace=False)))["smd"]
+            .abs()
+            .mean()
+            for _ in range(50)
+        ]
+    )
     assert smd_matched < smd_random
 
 
@@ -99,7 +114,7 @@ def test_prevention_table_and_report(place, tmp_path):
 
 
 def test_prevention_table_is_one_answer_whatever_ran_before(place):
-    """Walk access is used whether or not an earlier step computed it, and the columns are recorded."""
+    """Walk access is used whether or not an earlier step computed it; the columns are recorded."""
     from placekit.accessibility import add_access_indicators
     from placekit.drivers import explain_demand
     from placekit.targeting import DEFAULT_ACCESS_COLUMNS, prevention_table
