@@ -154,7 +154,8 @@ def choropleth(
         suppressed_label(min_count) if c == -2 else fmt_value(x, whole=whole)
         for x, c in zip(v, cls, strict=True)
     ]
-    g["rank"] = [f"{int(r)} of {int(v.notna().sum())}" if np.isfinite(r) else "-" for r in rank]
+    n_ok = int(v.notna().sum())
+    g["rank"] = [f"{int(r)} of {n_ok}" if np.isfinite(r) else "-" for r in rank]
     g["locality"] = locality.reindex(g.index).astype(str).to_numpy() if locality is not None else ""
     g["code"] = g.index.astype(str)
     g["name"] = g["area_name"].astype(str)
@@ -212,20 +213,18 @@ def write_static_areas(
             continue
         v = table[c].astype(float)
         props[c] = _round_sig(v.to_numpy())
-        r = v.rank(ascending=not worse.get(c, True), method="min")
-        props[f"{c}__rank"] = [
-            f"{int(x)} of {int(v.notna().sum())}" if np.isfinite(x) else "-" for x in r
-        ]
-    features = []
-    for (_code, geom), (_, row) in zip(g.geometry.items(), props.iterrows(), strict=True):
-        p = {
-            k: (None if isinstance(val, float) and not np.isfinite(val) else val)
-            for k, val in row.items()
-        }
-        features.append(
-            {"type": "Feature", "geometry": shapely.geometry.mapping(geom), "properties": p}
-        )
-    text = json.dumps({"type": "FeatureCollection", "features": features}, separators=(",", ":"))
+        r = v.rank(ascending=not worse.get(c, True), method="min").to_numpy()
+        n = int(v.notna().sum())  # once per column (it copies the frame's attrs)
+        props[f"{c}__rank"] = [f"{int(x)} of {n}" if np.isfinite(x) else "-" for x in r]
+    # one pass over columns, not rows: NaN -> null, geometry as GeoJSON text from shapely
+    records = props.astype(object).where(props.notna(), None).to_dict("records")
+    geoms = shapely.to_geojson(g.geometry.to_numpy())
+    parts = [
+        f'{{"type":"Feature","geometry":{gj},"properties":'
+        f"{json.dumps(rec, separators=(',', ':'))}}}"
+        for gj, rec in zip(geoms, records, strict=True)
+    ]
+    text = '{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}"
     import hashlib
 
     name = f"areas_{hashlib.sha1(text.encode()).hexdigest()[:16]}.geojson"

@@ -56,6 +56,7 @@ __all__ = [
     "indicator_choices",
     "k_diagnostics",
     "least_served",
+    "prepared_place",
     "prevention",
     "scenario_engine",
     "search_place",
@@ -179,6 +180,60 @@ def _cached(
             with contextlib.suppress(OSError):
                 path.unlink()
     value = build()
+    _save(path, value)
+    return value, False
+
+
+def _source_key(pack_dir: Path) -> str:
+    """A hash of the pack folder's files and placekit's own code and package data."""
+    from importlib import resources
+
+    h = hashlib.sha1(str(pack_dir).encode())
+    roots = [pack_dir, Path(__file__).resolve().parent, Path(str(resources.files("placekit.data")))]
+    for root in roots:
+        for f in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+            st = f.stat()
+            h.update(f"{f}|{st.st_size}|{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:16]
+
+
+def prepared_place(path: str | Path | None = None, *, use_cache: bool = True) -> Place:
+    """
+    :func:`placekit.load_place`, saved once per pack on disk and read back in milliseconds.
+
+    The key covers every file of the pack and placekit's own modules and package
+    data (the catalogue, shipped manifests), so an edited pack or a new release
+    of placekit loads afresh; a damaged file is deleted and rebuilt.
+
+    Returns
+    -------
+    Place
+        As :func:`placekit.load_place` returns it.
+    """
+    from placekit.config import data_dir
+    from placekit.place import load_place
+
+    folder = data_dir(path)
+    if not use_cache:
+        return load_place(folder)
+    safe = "".join(c if c.isalnum() else "_" for c in folder.name.lower())[:30]
+    cache = cache_dir() / f"workflows_{safe}_place_{_source_key(folder)}_{CACHE_VERSION}.pkl"
+    if cache.is_file():
+        try:
+            with cache.open("rb") as fh:
+                place = pickle.load(fh)
+            if isinstance(place, Place):
+                return place
+        except Exception:  # damaged or from an incompatible library: rebuild it
+            pass
+        with contextlib.suppress(OSError):
+            cache.unlink()
+    place = load_place(folder)
+    _save(cache, place)
+    return place
+
+
+def _save(path: Path, value: Any) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -188,7 +243,6 @@ def _cached(
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         warnings.warn(f"placekit could not save its cache file {path}: {err}", stacklevel=3)
-    return value, False
 
 
 # ----------------------------------------------------------------------------- indicators

@@ -62,7 +62,7 @@ def known_packs(roots: tuple[str, ...]) -> dict[str, str]:
 
 @st.cache_resource(show_spinner="Loading the place pack…")
 def base_place(pack: str) -> placekit.Place:
-    return placekit.load_place(pack)
+    return wf.prepared_place(pack)  # saved on disk once per pack
 
 
 @st.cache_resource(show_spinner=False)

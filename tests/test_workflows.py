@@ -128,3 +128,19 @@ def test_cli_table_filter(tmp_path):
     assert {"ward_code", "ward_name", "lac_code", "suppressed", "gp_walk_min"} <= set(t.columns)
     assert (t["imd2025_score"].diff().dropna() <= 0).all()
     assert main(["table", "--filter", "x", "--out", str(out)]) == 2  # --filter needs its level
+
+
+def test_prepared_place_cached_on_disk(tmp_path, monkeypatch, place):
+    monkeypatch.setenv("PLACEKIT_CACHE", str(tmp_path))
+    a = wf.prepared_place()
+    files = list(tmp_path.glob("workflows_*_place_*.pkl"))
+    assert len(files) == 1
+    b = wf.prepared_place()
+    pd.testing.assert_frame_equal(a.indicators, b.indicators)
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(b.lsoa.drop(columns="geometry")),
+        pd.DataFrame(place.lsoa.drop(columns="geometry")),
+    )
+    files[0].write_bytes(b"not a pickle")  # damaged: rebuilt, not trusted
+    c = wf.prepared_place()
+    assert list(c.lsoa.index) == list(place.lsoa.index)
