@@ -220,6 +220,7 @@ def test_table_section_filters_sorts_and_exports(at):
     ne = next(o for o in at.selectbox(key="tbl_in_code").options if o == "North East")
     at.selectbox(key="tbl_in_code").set_value(ne).run()
     at.multiselect(key="tbl_inds").set_value(["imd2025_score", "gp_walk_min"]).run()
+    at.selectbox(key="tbl_sort").set_value("imd2025_score").run()
     assert not at.exception
     frame = at.dataframe[0].value
     assert len(frame) > 10 and (frame["lac_name"] == "North East").all()

@@ -1,0 +1,185 @@
+"""Browser timings of the app, each the median of several fresh servers.
+
+Run: ``python benchmarks/browser_timing.py [--runs 3] [--app-root DIR] [--out FILE]``.
+``--app-root`` points at a checkout to time (default: this one), so the app before a change
+can be timed the same way (``PYTHONPATH=DIR`` makes its ``placekit`` the one imported).
+
+Each run starts ``streamlit run app.py`` on 127.0.0.1 (file watcher off) with the default
+pack and the user's cache folder (the per-pack disk caches exist after the warm-up run,
+which is not counted), opens one headless Chromium page and times, from the page:
+
+- ``cold_start_to_first_map_s``: server launch to the map canvas and an idle script;
+- ``warm_widget_change_s``: click the natural-breaks class scheme to the new legend;
+- ``first_visit_<section>_s``: click each section, in order, to an idle script;
+- ``scenario_apply_s``: Add (a GP at the default neighbourhood) then Apply to
+  "People newly within" (first Apply of the server: the walk network and demand model are
+  prepared), and ``scenario_apply_again_s`` for a second Apply.
+
+A step ends when Streamlit reports ``notRunning`` after the click's run (polled every 50 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+IDLE = "[data-testid=stApp][data-test-script-state=notRunning]"
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _after_click(pg, click, done=None, timeout_s: float = 300.0) -> float:
+    """Seconds from ``click()`` to an idle script (after the run it started) and ``done()``."""
+    pg.evaluate(
+        "() => { window.__pkRan = false; const a = document.querySelector("
+        "'[data-testid=stApp]'); window.__pkObs = new MutationObserver(() => {"
+        "if (a.getAttribute('data-test-script-state') !== 'notRunning') "
+        "window.__pkRan = true; }); window.__pkObs.observe(a, {attributes: true}); }"
+    )
+    t0 = time.perf_counter()
+    click()
+    deadline = t0 + timeout_s
+    while time.perf_counter() < deadline:
+        state = pg.evaluate(
+            "() => [window.__pkRan, document.querySelector('[data-testid=stApp]')"
+            ".getAttribute('data-test-script-state')]"
+        )
+        elapsed = time.perf_counter() - t0
+        if state[1] == "notRunning" and (state[0] or elapsed > 1.0) and (done is None or done()):
+            return elapsed
+        time.sleep(0.05)
+    raise TimeoutError("step did not finish")
+
+
+def one_run(app_root: Path, shots: Path | None) -> dict[str, float]:
+    from playwright.sync_api import sync_playwright
+
+    port = _port()
+    env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    log = tempfile.NamedTemporaryFile(prefix="pk-timing-", suffix=".log", delete=False)  # noqa: SIM115
+    t_launch = time.perf_counter()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(app_root / "app.py"),
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.fileWatcherType",
+            "none",
+        ],
+        cwd=app_root,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    out: dict[str, float] = {}
+    try:
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.perf_counter() - t_launch > 120:
+                    raise
+                time.sleep(0.2)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+            pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+            pg.goto(f"http://127.0.0.1:{port}", timeout=300_000)
+            pg.wait_for_selector("canvas", timeout=300_000)
+            pg.wait_for_selector(IDLE, timeout=300_000)
+            out["cold_start_to_first_map_s"] = time.perf_counter() - t_launch
+            pg.wait_for_timeout(1500)
+            words = pg.get_by_text("Natural breaks (Fisher-Jenks)", exact=True)
+            target = words if words.count() else pg.get_by_text("natural_breaks", exact=True)
+            out["warm_widget_change_s"] = _after_click(
+                pg,
+                target.click,
+                lambda: "natural breaks" in pg.locator(".pk-legend").first.inner_text(),
+            )
+            radio = pg.locator("[data-testid=stRadio]").first
+            names = [t.strip() for t in radio.locator("label").all_inner_texts()]
+            for name in names[1:]:
+                out[f"first_visit_{name.lower().replace(' ', '_')}_s"] = _after_click(
+                    pg, pg.get_by_text(name, exact=True).first.click
+                )
+                if shots:
+                    pg.screenshot(path=str(shots / f"section_{name.replace(' ', '_')}.png"))
+            pg.get_by_text("Scenarios", exact=True).first.click()
+            pg.wait_for_selector(IDLE)
+            pg.wait_for_timeout(500)
+            _after_click(pg, pg.get_by_role("button", name="Add to scenario").click)
+            apply = pg.get_by_role("button", name="Apply")
+            people = pg.get_by_text("People newly within")
+            out["scenario_apply_s"] = _after_click(pg, apply.click, lambda: people.count() > 0)
+            out["scenario_apply_again_s"] = _after_click(
+                pg, apply.click, lambda: people.count() > 0
+            )
+            if shots:
+                people.first.scroll_into_view_if_needed()
+                pg.wait_for_timeout(1500)
+                pg.screenshot(path=str(shots / "scenario_applied.png"), full_page=True)
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    return {k: round(v, 3) for k, v in out.items()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--app-root", default=str(ROOT))
+    ap.add_argument("--shots", default=None, help="folder for screenshots of the last run")
+    ap.add_argument("--out", default=str(ROOT / "artifacts" / "browser_timing.json"))
+    args = ap.parse_args()
+    root = Path(args.app_root).resolve()
+    shots = Path(args.shots) if args.shots else None
+    if shots:
+        shots.mkdir(parents=True, exist_ok=True)
+    one_run(root, None)  # warm-up: builds the per-pack disk caches; not counted
+    runs = []
+    for i in range(args.runs):
+        runs.append(one_run(root, shots if i == args.runs - 1 else None))
+        print(json.dumps(runs[-1]), flush=True)
+    keys = [k for k in runs[0] if all(k in r for r in runs)]
+    med = {k: round(statistics.median(r[k] for r in runs), 3) for k in keys}
+    res = {"app_root": str(root), "runs": runs, "median": med}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(res, indent=2))
+    print(json.dumps(med, indent=2))
+
+
+if __name__ == "__main__":
+    main()
