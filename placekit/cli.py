@@ -18,7 +18,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from placekit import _cli_batch, _cli_more, _cli_time
+from placekit import _cli_batch, _cli_more, _cli_overview, _cli_time
 from placekit._cli_more import check_facilities, check_level, check_out, ids, minutes
 from placekit.errors import DataError, PlacekitError
 
@@ -182,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     _cli_more.register(sub, level_help)
     _cli_time.register(sub, level_help)
     _cli_batch.register(sub, level_help)
+    _cli_overview.register(sub, level_help)
     add_pack_cli(sub)
     return p
 

@@ -434,14 +434,20 @@ def fill_expression(codes: str, colours: list[tuple[int, int, int]], *, alpha: i
 
     The geometry (from :meth:`Overview.geometry_geojson`) stays in the browser; the
     expression carries one character per area, so a recolour sends ``len(codes)``
-    bytes and no polygons.
+    bytes and no polygons. It reads ``(palette)[('digits')[properties.i]]``: deck.gl's
+    expression parser (jsep 0.3.5 in Streamlit 1.67) indexes only identifiers and
+    parenthesised expressions, so the literals are in parentheses (checked in headless
+    Chromium by ``tests/test_browser_england.py``).
     """
     if not codes or not set(codes) <= set("0123456789"):
         msg = "codes must be the digit string from class_codes()."
         raise DataError(msg)
     palette = [[*map(int, c), alpha] for c in colours] + [[*_MISSING, 120]]
     pal = json.dumps(palette, separators=(",", ":"))
-    return f"{pal}['{codes}'[properties.i]]"
+    # deck.gl parses expressions with jsep 0.3, which allows indexing ([...]) only after an
+    # identifier or a parenthesised expression: `[...]['0123'[i]]` parses as two statements
+    # and colours every area black, so both literals are parenthesised
+    return f"({pal})[('{codes}')[properties.i]]"
 
 
 def write_overview_static(

@@ -20,7 +20,7 @@ from placekit.layers import TIER_RGB
 from placekit.place import Place
 from placekit.profile import locality_profile
 
-__all__ = ["TIER_COLOURS", "locality_report", "svg_map"]
+__all__ = ["TIER_COLOURS", "locality_report", "svg_map", "trends_html"]
 
 TIER_COLOURS = {tier: "#{:02x}{:02x}{:02x}".format(*rgb) for tier, rgb in TIER_RGB.items()}
 
@@ -69,6 +69,131 @@ def _table(df: pd.DataFrame, *, digits: int = 2) -> str:
     return df.to_html(
         escape=True, float_format=lambda v: f"{v:,.{digits}f}", border=0, classes="t", na_rep="–"
     )
+
+
+_DOMAIN_WORDS = {
+    "imd": "Index of Multiple Deprivation",
+    "income": "Income",
+    "employment": "Employment",
+    "education": "Education, skills and training",
+    "health": "Health deprivation and disability",
+    "crime": "Crime",
+    "barriers": "Barriers to housing and services",
+    "living_environment": "Living environment",
+}
+
+
+def trends_html(place: Place, level: str, area: str) -> str:
+    """
+    The trends part of a locality pack: IoD 2019 -> 2025 against England, Census 2011 -> 2021.
+
+    Each part that the pack cannot supply says so, with the reason
+    (:mod:`placekit.change`).
+
+    Parameters
+    ----------
+    place
+        The place.
+    level
+        One of ``place.levels``.
+    area
+        The locality's code at ``level``.
+
+    Returns
+    -------
+    str
+        An HTML fragment (headings, tables, notes; no scripts).
+    """
+    from placekit import change as ch
+
+    esc = html.escape
+    out = ["<h2>Trends</h2>"]
+    try:
+        iod = ch.change_table(place, level)
+    except DataError as err:
+        out.append(f"<p class='small'>IoD 2019 → 2025: unavailable. {esc(str(err))}</p>")
+    else:
+        row = iod.loc[area]
+        doms = [d for d in ch.DOMAINS if f"{d}_change_pct" in iod.columns]
+        t = pd.DataFrame(
+            {
+                "national percentile 2019": [row[f"{d}_pct_2019"] for d in doms],
+                "2025": [row[f"{d}_pct_2025"] for d in doms],
+                "change (points)": [row[f"{d}_change_pct"] for d in doms],
+                "against England": [row[f"{d}_status"] for d in doms],
+                "% residents in England's most deprived 10%, 2019": [
+                    100 * row[f"{d}_decile1_share_2019"] for d in doms
+                ],
+                "2025 ": [100 * row[f"{d}_decile1_share_2025"] for d in doms],
+                "LSOAs improved": [int(row[f"{d}_n_improved"]) for d in doms],
+                "LSOAs worsened": [int(row[f"{d}_n_worsened"]) for d in doms],
+            },
+            index=pd.Index([_DOMAIN_WORDS.get(d, d) for d in doms], name="IoD 2019 → 2025"),
+        )
+        imd = "imd" if "imd" in doms else doms[0]
+        out.append(
+            f"<p>Deprivation relative to England, IoD 2019 → 2025: the "
+            f"{esc(_DOMAIN_WORDS.get(imd, imd))} percentile moved from "
+            f"{row[f'{imd}_pct_2019']:.1f} to {row[f'{imd}_pct_2025']:.1f} "
+            f"({esc(str(row[f'{imd}_status']) or 'no data')}; 0 = most deprived in England, "
+            "England's middle is 50 and England's share in its most deprived 10% is 10%).</p>"
+        )
+        out.append(_table(t, digits=1))
+        out.append(
+            f"<p class='small'>{esc(str(iod.attrs.get('method', '')))}. Localities: "
+            f"{esc(str(iod.attrs.get('aggregation', '')))}.</p>"
+        )
+    try:
+        cen = ch.census_change_table(place, level)
+    except DataError as err:
+        out.append(f"<p class='small'>Census 2011 → 2021: unavailable. {esc(str(err))}</p>")
+    else:
+        row = cen.loc[area]
+        tot = cen.attrs.get("place_totals", {})
+        rows = {}
+        for m, words in (
+            ("hh_deprived_1plus", "households deprived in 1+ dimensions (%)"),
+            ("hh_deprived_2plus", "households deprived in 2+ dimensions (%)"),
+        ):
+            rows[words] = [
+                row[f"{m}_pct_2011"],
+                row[f"{m}_pct_2021"],
+                row[f"{m}_change_pts"],
+                row[f"{m}_status"],
+                row[f"{m}_status_vs_place"],
+                tot.get(f"{m}_pct_2011", np.nan),
+                tot.get(f"{m}_pct_2021", np.nan),
+            ]
+        rows["usual residents"] = [
+            row["population_2011"],
+            row["population_2021"],
+            row["population_change"],
+            row["population_status"],
+            "",
+            tot.get("population_2011", np.nan),
+            tot.get("population_2021", np.nan),
+        ]
+        t = pd.DataFrame.from_dict(
+            rows,
+            orient="index",
+            columns=[
+                "2011",
+                "2021",
+                "change",
+                "tested change",
+                f"against {place.name}'s change",
+                f"{place.name} 2011",
+                f"{place.name} 2021",
+            ],
+        )
+        t.index.name = "Census 2011 → 2021"
+        out.append(_table(t, digits=1))
+        vs = cen.attrs.get("unavailable", {}).get("census_vs_england", "")
+        out.append(
+            f"<p class='small'>{esc(str(cen.attrs.get('method', '')))}. Against England: "
+            f"unavailable ({esc(str(vs))}).</p>"
+        )
+    return "".join(out)
 
 
 def locality_report(
@@ -124,7 +249,8 @@ def locality_report(
     prof = locality_profile(place, level, area)
     parts = [
         f"<h1>{html.escape(name)}</h1>",
-        f"<p class='sub'>{html.escape(place.level_label(level, count=False))} · {len(mine)} neighbourhoods (LSOA 2021) · "
+        f"<p class='sub'>{html.escape(place.level_label(level, count=False))} · "
+        f"{len(mine)} neighbourhoods (LSOA 2021) · "
         f"population {place.weights['population'][mine].sum():,.0f} (Census 2021) · "
         f"made {dt.date.today().isoformat()} with placekit</p>",
         "<p class='caveat'>Everything here describes areas, not people: area-level associations, "
@@ -148,7 +274,8 @@ def locality_report(
         parts.append(
             f"<p class='small'>Rules (percentiles across {html.escape(place.name)}): "
             "tertiary if demand ≥ "
-            f"{rules.get('demand_high')}; secondary if predicted demand ≥ {rules.get('predicted_high')} "
+            f"{rules.get('demand_high')}; secondary if predicted demand ≥ "
+            f"{rules.get('predicted_high')} "
             f"or demand ≥ {rules.get('demand_rising')}; primary if driver exposure ≥ "
             f"{rules.get('exposure_high')}; otherwise universal.</p>"
         )
@@ -175,9 +302,10 @@ def locality_report(
         parts.append(f"<h2>Top drivers of {html.escape(str(drivers.get('demand', 'demand')))}</h2>")
         parts.append(
             "<p class='small'>Permutation importance on held-out localities (drop in R²); "
-            f"held-out R² {float(drivers['scores'].max()):.2f}.</p>"
-        )  # type: ignore[union-attr]
+            f"held-out R² {float(np.nanmax(np.asarray(drivers['scores'], dtype=float))):.2f}.</p>"
+        )
         parts.append(_table(imp.head(8), digits=3))
+    parts.append(trends_html(place, level, area))
     parts.append(
         "<h2>Sources and attributions</h2><ul>"
         + "".join(f"<li>{html.escape(a)}</li>" for a in place.attributions)
@@ -185,8 +313,10 @@ def locality_report(
     )
     css = (
         "body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}"
-        ".t{border-collapse:collapse;font-size:13px}.t td,.t th{padding:3px 8px;border-bottom:1px solid #ddd}"
-        ".caveat{background:#fff4e5;padding:8px;border-left:4px solid #f0a030}.sub,.small{color:#555}"
+        ".t{border-collapse:collapse;font-size:13px}"
+        ".t td,.t th{padding:3px 8px;border-bottom:1px solid #ddd}"
+        ".caveat{background:#fff4e5;padding:8px;border-left:4px solid #f0a030}"
+        ".sub,.small{color:#555}"
         ".sw{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;border:1px solid #999}"
     )
     return (

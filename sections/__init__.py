@@ -6,12 +6,15 @@ from collections.abc import Callable
 
 from sections import (
     drivers,
+    england,
     explorer,
     export,
     localities,
+    pilots,
     prevention,
     scenarios,
     table,
+    trends,
     types,
     your_data,
 )
@@ -26,6 +29,9 @@ SECTIONS: dict[str, Callable[[], None]] = {
         drivers,
         prevention,
         scenarios,
+        pilots,
+        trends,
+        england,
         your_data,
         export,
     )

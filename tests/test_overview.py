@@ -78,7 +78,9 @@ def test_recolour_sends_one_digit_per_area(eng: ov.Overview) -> None:
     assert abs(counts[:5] - v.size / 5).max() < v.size * 0.02  # quintiles
     expr = ov.fill_expression(codes, colours)
     assert len(expr) < v.size + 200
-    palette, digits = re.fullmatch(r"(\[.*\])\['([0-9]+)'\[properties\.i\]\]", expr).groups()
+    palette, digits = re.fullmatch(
+        r"\((\[.*\])\)\[\('([0-9]+)'\)\[properties\.i\]\]", expr
+    ).groups()
     pal = json.loads(palette)
     assert digits == codes and len(pal) == 6 and pal[-1][:3] == [200, 200, 200]
     # the expression's colour of area i is its class's colour
