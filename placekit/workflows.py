@@ -185,11 +185,16 @@ def _cached(
 
 
 def _source_key(pack_dir: Path) -> str:
-    """A hash of the pack folder's files and placekit's own code and package data."""
+    """A hash of the pack's files, its England tables, placekit's own code and package data."""
     from importlib import resources
+
+    from placekit.pack import open_pack
 
     h = hashlib.sha1(str(pack_dir).encode())
     roots = [pack_dir, Path(__file__).resolve().parent, Path(str(resources.files("placekit.data")))]
+    england = open_pack(pack_dir).england_dir()
+    if england:
+        roots.append(Path(england))
     for root in roots:
         for f in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
             st = f.stat()
@@ -201,7 +206,8 @@ def prepared_place(path: str | Path | None = None, *, use_cache: bool = True) ->
     """
     :func:`placekit.load_place`, saved once per pack on disk and read back in milliseconds.
 
-    The key covers every file of the pack and placekit's own modules and package
+    The saved place includes its England benchmark. The key covers every file of
+    the pack and of its England tables, and placekit's own modules and package
     data (the catalogue, shipped manifests), so an edited pack or a new release
     of placekit loads afresh; a damaged file is deleted and rebuilt.
 
@@ -229,6 +235,7 @@ def prepared_place(path: str | Path | None = None, *, use_cache: bool = True) ->
         with contextlib.suppress(OSError):
             cache.unlink()
     place = load_place(folder)
+    place.england()  # the England benchmark (3-4 s to read) is kept in the saved place too
     _save(cache, place)
     return place
 
