@@ -52,12 +52,27 @@ from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         # loopback only: no host name resolves (127.0.0.1 is a literal and needs none)
-         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"]
-STEPS = ["first_map", "indicator", "class_breaks", "areas_level", "open_scenarios",
-         "add_to_scenario", "apply"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    # loopback only: no host name resolves (127.0.0.1 is a literal and needs none)
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
+]
+STEPS = [
+    "first_map",
+    "indicator",
+    "class_breaks",
+    "areas_level",
+    "open_scenarios",
+    "add_to_scenario",
+    "apply",
+]
 
 # Streamlit's script state changes, the last pointerdown, both on the page's clock (ms).
 INIT_JS = """
@@ -186,11 +201,15 @@ class MemSampler(threading.Thread):
         self.join(timeout=5)
         busy, total = (b - a for a, b in zip(self.cpu0, _machine_cpu(), strict=True))
         wall = time.perf_counter() - self.t0
-        return {"wall_s": round(wall, 1), "server_cpu_s": round(getattr(self, "cpu_s", 0.0), 1),
-                "machine_cpu_busy": round(busy / total, 2) if total else None,
-                "peak_rss_mb": round(self.peak_kb / 1024, 1),
-                "peak_main_process_rss_mb": round(self.peak_main_kb / 1024, 1),
-                "peak_at_s": round(self.peak_at_s, 1), "samples": self.samples}
+        return {
+            "wall_s": round(wall, 1),
+            "server_cpu_s": round(getattr(self, "cpu_s", 0.0), 1),
+            "machine_cpu_busy": round(busy / total, 2) if total else None,
+            "peak_rss_mb": round(self.peak_kb / 1024, 1),
+            "peak_main_process_rss_mb": round(self.peak_main_kb / 1024, 1),
+            "peak_at_s": round(self.peak_at_s, 1),
+            "samples": self.samples,
+        }
 
 
 SERVERS: list[subprocess.Popen] = []
@@ -215,15 +234,32 @@ class Server:
         self.app_dir, self.cache_dir, self.log_path = app_dir, cache_dir, log
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
-               "PLACEKIT_CACHE": str(cache_dir),
-               "PLACEKIT_DATA": _data_dir()}
+        env = {
+            **os.environ,
+            "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+            "PLACEKIT_CACHE": str(cache_dir),
+            "PLACEKIT_DATA": _data_dir(),
+        }
         self._log = log.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(app_dir / "app.py"),
-             "--server.headless", "true", "--server.port", str(self.port),
-             "--server.address", "127.0.0.1"],
-            cwd=app_dir, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                str(app_dir / "app.py"),
+                "--server.headless",
+                "true",
+                "--server.port",
+                str(self.port),
+                "--server.address",
+                "127.0.0.1",
+            ],
+            cwd=app_dir,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
         SERVERS.append(self.proc)
         self.mem = MemSampler(self.proc.pid)
         self.mem.start()
@@ -234,8 +270,10 @@ class Server:
             if self.proc.poll() is not None:
                 msg = f"server exited with {self.proc.returncode}; see {self.log_path}"
                 raise RuntimeError(msg)
-            with contextlib.suppress(OSError), \
-                    urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as r:
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as r,
+            ):
                 if r.read().strip() == b"ok":
                     return time.perf_counter() - t0
             time.sleep(0.3)
@@ -267,8 +305,9 @@ def _scratch_app(base: Path, name: str) -> Path:
     (d / ".streamlit").mkdir(parents=True)
     shutil.copy2(ROOT / "app.py", d / "app.py")
     if (ROOT / "sections").is_dir():  # the app's section modules
-        shutil.copytree(ROOT / "sections", d / "sections",
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            ROOT / "sections", d / "sections", ignore=shutil.ignore_patterns("__pycache__")
+        )
     for f in (ROOT / ".streamlit").iterdir():
         if f.is_file():
             shutil.copy2(f, d / ".streamlit" / f.name)
@@ -294,8 +333,9 @@ def _walk_cache_name(cache_dir: Path) -> tuple[Path, Path]:
 
 # ----------------------------------------------------------------------------- one session
 class Session:
-    def __init__(self, idx: int, browser: Any, url: str, timeout_s: float,
-                 shots: Path | None = None) -> None:
+    def __init__(
+        self, idx: int, browser: Any, url: str, timeout_s: float, shots: Path | None = None
+    ) -> None:
         self.idx, self.browser, self.url, self.timeout_s = idx, browser, url, timeout_s
         self.steps: dict[str, float] = {}
         self.errors: list[str] = []
@@ -317,21 +357,24 @@ class Session:
 
         self.page.on("request", on_request)
 
-    async def _timed(self, name: str, action: Any, kind: str, arg: Any,
-                     timeout_s: float | None = None) -> None:
+    async def _timed(
+        self, name: str, action: Any, kind: str, arg: Any, timeout_s: float | None = None
+    ) -> None:
         """Run ``action`` (a click) and time it to the result on the page (``DONE_JS``)."""
         pg = self.page
         self.step = name
         n = await pg.evaluate("() => { window.__pkMiss = 0; return window.__pkStates.length; }")
         if kind == "legend_changed":
             arg = await pg.evaluate(
-                "() => (document.querySelector('.pk-legend') || {}).textContent || ''")
+                "() => (document.querySelector('.pk-legend') || {}).textContent || ''"
+            )
         t_py = time.time() * 1000
         await action()
         if callable(arg):
             arg = arg()
-        done = await pg.wait_for_function(DONE_JS, arg=[n, kind, arg], polling=100,
-                                          timeout=(timeout_s or self.timeout_s) * 1000)
+        done = await pg.wait_for_function(
+            DONE_JS, arg=[n, kind, arg], polling=100, timeout=(timeout_s or self.timeout_s) * 1000
+        )
         end_ms, how = await done.json_value()
         click_ms = await pg.evaluate("() => window.__pkClick")
         start = click_ms if click_ms >= t_py - 50 else t_py
@@ -366,13 +409,16 @@ class Session:
             t0, t0_wall = time.perf_counter(), time.time()
             await pg.goto(self.url, timeout=self.timeout_s * 1000)
             await pg.wait_for_selector("canvas", timeout=self.timeout_s * 1000)
-            await pg.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]",
-                                       timeout=self.timeout_s * 1000)
+            await pg.wait_for_selector(
+                "[data-testid=stApp][data-test-script-state=notRunning]",
+                timeout=self.timeout_s * 1000,
+            )
             self.steps["first_map"] = round(time.perf_counter() - t0, 3)
             # when the server finished the first run (the page's first notRunning), apart from
             # drawing the map in the browser
             first_done = await pg.evaluate(
-                "() => (window.__pkStates.find(e => e[1] === 'notRunning') || [0])[0]")
+                "() => (window.__pkStates.find(e => e[1] === 'notRunning') || [0])[0]"
+            )
             if first_done:
                 self.notes["first_run_done_s"] = round(first_done / 1000 - t0_wall, 3)
             if await pg.locator("[data-testid=stException]").count():
@@ -384,26 +430,45 @@ class Session:
                 self.notes["indicator"] = await self._select("Indicator (health", 1 + self.idx % 3)
 
             # the legend's title is the indicator's label (the option without its " [id]")
-            await self._timed("indicator", indicator, "legend_title",
-                              lambda: self.notes["indicator"].rsplit(" [", 1)[0])
-            await self._timed("class_breaks", self._natural_breaks,
-                              "text", "classes, natural breaks (Fisher-Jenks)")
+            await self._timed(
+                "indicator",
+                indicator,
+                "legend_title",
+                lambda: self.notes["indicator"].rsplit(" [", 1)[0],
+            )
+            await self._timed(
+                "class_breaks",
+                self._natural_breaks,
+                "text",
+                "classes, natural breaks (Fisher-Jenks)",
+            )
 
             async def level() -> None:
                 self.notes["level"] = await self._select("Areas", 1)
 
             # other areas, other class breaks: the legend changes
             await self._timed("areas_level", level, "legend_changed", None)
-            await self._timed("open_scenarios",
-                              lambda: pg.get_by_text("Scenarios", exact=True).click(),
-                              "text", "Add to scenario")
+            await self._timed(
+                "open_scenarios",
+                lambda: pg.get_by_text("Scenarios", exact=True).click(),
+                "text",
+                "Add to scenario",
+            )
             # Apply is disabled until the scenario holds an intervention
-            await self._timed("add_to_scenario",
-                              lambda: pg.get_by_role("button", name="Add to scenario").click(),
-                              "button_enabled", "Apply")
+            await self._timed(
+                "add_to_scenario",
+                lambda: pg.get_by_role("button", name="Add to scenario").click(),
+                "button_enabled",
+                "Apply",
+            )
             apply_btn = pg.get_by_role("button", name="Apply")
-            await self._timed("apply", lambda: apply_btn.click(timeout=60_000),
-                              "text", "People newly within", timeout_s=max(self.timeout_s, 300))
+            await self._timed(
+                "apply",
+                lambda: apply_btn.click(timeout=60_000),
+                "text",
+                "People newly within",
+                timeout_s=max(self.timeout_s, 300),
+            )
             body = await pg.evaluate("() => document.body.textContent")
             m = re.search(r"Applied in ([\d.]+) s(?: \(first use: ([\d.]+) s)?", body)
             if m:
@@ -423,7 +488,8 @@ class Session:
         """A screenshot and the last script states of a failed session, when the page is alive."""
         with contextlib.suppress(Exception):
             self.notes["last_states"] = await asyncio.wait_for(
-                self.page.evaluate("() => window.__pkStates.slice(-6)"), 10)
+                self.page.evaluate("() => window.__pkStates.slice(-6)"), 10
+            )
             if self.shots is not None:
                 path = self.shots / f"session_{self.idx}_{self.step}.png"
                 await asyncio.wait_for(self.page.screenshot(path=str(path), full_page=True), 30)
@@ -435,9 +501,15 @@ class Session:
                 await asyncio.wait_for(self.ctx.close(), 20)
 
     def record(self) -> dict:
-        return {"session": self.idx, "steps_s": self.steps, "errors": self.errors,
-                "last_step": self.step, "ok": self.step == "done" and not self.errors,
-                "external_requests": self.external, **self.notes}
+        return {
+            "session": self.idx,
+            "steps_s": self.steps,
+            "errors": self.errors,
+            "last_step": self.step,
+            "ok": self.step == "done" and not self.errors,
+            "external_requests": self.external,
+            **self.notes,
+        }
 
 
 # ----------------------------------------------------------------------------- phases
@@ -457,8 +529,9 @@ async def load_phase(args: argparse.Namespace, scratch: Path) -> dict:
     if copied:
         shutil.copy2(src, cache_file)
     server = Server(app_dir, cache, scratch / "server_load.log")
-    out: dict[str, Any] = {"cache": "copied from ~/.cache/placekit" if copied
-                           else "built by the app"}
+    out: dict[str, Any] = {
+        "cache": "copied from ~/.cache/placekit" if copied else "built by the app"
+    }
     try:
         out["server_ready_s"] = round(server.wait_ready(), 2)
         async with async_playwright() as p:
@@ -469,12 +542,15 @@ async def load_phase(args: argparse.Namespace, scratch: Path) -> dict:
             out["warm_session"] = warm.record()
             if warm.errors:
                 raise RuntimeError(f"the warm-up session failed: {warm.errors}")
-            sessions = [Session(i, browser, server.url, args.step_timeout, scratch)
-                        for i in range(args.sessions)]
+            sessions = [
+                Session(i, browser, server.url, args.step_timeout, scratch)
+                for i in range(args.sessions)
+            ]
             t0 = time.perf_counter()
             try:
-                await asyncio.wait_for(asyncio.gather(*(s.run() for s in sessions)),
-                                       args.phase_timeout)
+                await asyncio.wait_for(
+                    asyncio.gather(*(s.run() for s in sessions)), args.phase_timeout
+                )
             except TimeoutError:
                 out["phase_timeout"] = f"sessions still running after {args.phase_timeout} s"
             out["wall_s"] = round(time.perf_counter() - t0, 1)
@@ -493,8 +569,13 @@ def _leftover_kind(f: Path) -> str:
 
 def check_static(static_dir: Path) -> dict:
     """Every file under ``static/`` parses as JSON; temporary files are listed apart."""
-    static: dict[str, Any] = {"folder": str(static_dir), "files": 0, "json_ok": 0, "bad": [],
-                              "temp_leftovers": []}
+    static: dict[str, Any] = {
+        "folder": str(static_dir),
+        "files": 0,
+        "json_ok": 0,
+        "bad": [],
+        "temp_leftovers": [],
+    }
     for f in sorted(static_dir.iterdir()) if static_dir.is_dir() else []:
         if _leftover_kind(f) == "temp":
             # the app only links content-named .geojson files; a .tmp is never linked
@@ -505,14 +586,16 @@ def check_static(static_dir: Path) -> dict:
             json.loads(f.read_text(encoding="utf-8"))
             static["json_ok"] += 1
         except (ValueError, UnicodeDecodeError) as err:
-            static["bad"].append({"name": f.name, "bytes": f.stat().st_size,
-                                  "error": str(err)[:120]})
+            static["bad"].append(
+                {"name": f.name, "bytes": f.stat().st_size, "error": str(err)[:120]}
+            )
     static["ok"] = not static["bad"] and static["json_ok"] == static["files"] > 0
     return static
 
 
-def check_files(static_dir: Path, cache_dir: Path, osm: Path, cache_file: Path,
-                timeout_s: float) -> dict:
+def check_files(
+    static_dir: Path, cache_dir: Path, osm: Path, cache_file: Path, timeout_s: float
+) -> dict:
     """Is anything the app wrote corrupt, and would a leftover ever be read?"""
     from placekit.errors import DataError
     from placekit.network import StreetNetwork
@@ -534,7 +617,8 @@ def check_files(static_dir: Path, cache_dir: Path, osm: Path, cache_file: Path,
     # the app reads exactly this name; a temp name is never read
     cache["app_reads"] = cache_file.name
     cache["a_leftover_is_read_by_the_app"] = any(
-        r["name"] == cache_file.name for r in cache["temp_leftovers"])
+        r["name"] == cache_file.name for r in cache["temp_leftovers"]
+    )
     existed = cache_file.is_file()
     code = (
         "import json, time, warnings\n"
@@ -546,16 +630,27 @@ def check_files(static_dir: Path, cache_dir: Path, osm: Path, cache_file: Path,
         f"    net = load_network(Path({str(osm)!r}), 'walk')\n"
         "print(json.dumps({'nodes': net.n_nodes, 'edges': int(len(net.edge_u)),\n"
         "                  'seconds': round(time.perf_counter() - t, 1),\n"
-        "                  'warnings': [str(x.message)[:200] for x in w]}))\n")
+        "                  'warnings': [str(x.message)[:200] for x in w]}))\n"
+    )
     env = {**os.environ, "PLACEKIT_CACHE": str(cache_dir)}
     try:
-        r = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                           timeout=timeout_s, cwd=ROOT)
+        r = subprocess.run(
+            [sys.executable, "-c", code],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            cwd=ROOT,
+        )
         if r.returncode == 0:
             res = json.loads(r.stdout.strip().splitlines()[-1])
-            res["result"] = ("loaded" if existed and not res["warnings"]
-                             else "rebuilt (corrupt cache detected)" if existed
-                             else "built (no cache had been saved)")
+            res["result"] = (
+                "loaded"
+                if existed and not res["warnings"]
+                else "rebuilt (corrupt cache detected)"
+                if existed
+                else "built (no cache had been saved)"
+            )
         else:
             res = {"result": "error", "stderr": r.stderr[-600:]}
     except subprocess.TimeoutExpired:
@@ -567,10 +662,13 @@ def check_files(static_dir: Path, cache_dir: Path, osm: Path, cache_file: Path,
         cache["cache_loads_after"] = True
     except DataError as e:
         cache["cache_loads_after"] = f"no: {e}"
-    ok = (static["ok"]
-          and all(r["loads"] for r in cache["npz"]) and cache["cache_loads_after"] is True
-          and not cache["a_leftover_is_read_by_the_app"]
-          and res.get("result", "").startswith(("loaded", "rebuilt", "built")))
+    ok = (
+        static["ok"]
+        and all(r["loads"] for r in cache["npz"])
+        and cache["cache_loads_after"] is True
+        and not cache["a_leftover_is_read_by_the_app"]
+        and res.get("result", "").startswith(("loaded", "rebuilt", "built"))
+    )
     return {"static": static, "cache": cache, "nothing_corrupt": ok}
 
 
@@ -590,16 +688,20 @@ async def kill_phase(args: argparse.Namespace, scratch: Path) -> dict:
         out["server_ready_s"] = round(server.wait_ready(), 2)
         async with async_playwright() as p:
             browser = await _browser(p)
-            sessions = [Session(i, browser, server.url, args.step_timeout, None)
-                        for i in range(args.kill_sessions)]
+            sessions = [
+                Session(i, browser, server.url, args.step_timeout, None)
+                for i in range(args.kill_sessions)
+            ]
             tasks = [asyncio.ensure_future(s.run()) for s in sessions]
             t0 = time.perf_counter()
             reason = ""
             while time.perf_counter() - t0 < args.kill_deadline:
                 temps = [f for f in cache.glob(".*tmp*") if f.stat().st_size > 0]
                 if out["cache_at_start"] == "empty" and temps:
-                    reason = f"network cache being written ({temps[0].name}, " \
-                             f"{temps[0].stat().st_size} bytes so far)"
+                    reason = (
+                        f"network cache being written ({temps[0].name}, "
+                        f"{temps[0].stat().st_size} bytes so far)"
+                    )
                     break
                 at_apply = [s for s in sessions if s.step in ("apply", "done")]
                 if out["cache_at_start"] != "empty" and len(at_apply) == len(sessions):
@@ -617,7 +719,8 @@ async def kill_phase(args: argparse.Namespace, scratch: Path) -> dict:
             server.kill()
             out["kill_reason"] = reason
             out["temp_files_at_kill"] = [
-                {"name": f.name, "bytes": f.stat().st_size} for f in cache.glob(".*tmp*")]
+                {"name": f.name, "bytes": f.stat().st_size} for f in cache.glob(".*tmp*")
+            ]
             await asyncio.sleep(2)
             for t in tasks:
                 t.cancel()
@@ -626,8 +729,9 @@ async def kill_phase(args: argparse.Namespace, scratch: Path) -> dict:
             out["sessions"] = [s.record() for s in sessions]
             out["server"] = server.stop()
             out["server"]["exit"] = server.proc.returncode
-            out["check"] = check_files(app_dir / "static", cache, osm, cache_file,
-                                       args.rebuild_timeout)
+            out["check"] = check_files(
+                app_dir / "static", cache, osm, cache_file, args.rebuild_timeout
+            )
             # restart on the same folders: one session does every step again
             again = Server(app_dir, cache, scratch / "server_restart.log")
             try:
@@ -654,8 +758,12 @@ def summarise(load: dict) -> dict:
     for step in STEPS:
         vals = [s["steps_s"][step] for s in sessions if step in s["steps_s"]]
         if vals:
-            per_step[step] = {"n": len(vals), "median_s": round(statistics.median(vals), 2),
-                              "max_s": round(max(vals), 2), "min_s": round(min(vals), 2)}
+            per_step[step] = {
+                "n": len(vals),
+                "median_s": round(statistics.median(vals), 2),
+                "max_s": round(max(vals), 2),
+                "min_s": round(min(vals), 2),
+            }
         for s in sessions:
             v = s["steps_s"].get(step)
             if v is not None and v > slowest[0]:
@@ -663,16 +771,34 @@ def summarise(load: dict) -> dict:
     done = [s["first_run_done_s"] for s in sessions if "first_run_done_s" in s]
     if done:  # the server's part of the first map (its first run ended), for comparison
         per_step["(first run done)"] = {
-            "n": len(done), "median_s": round(statistics.median(done), 2),
-            "max_s": round(max(done), 2), "min_s": round(min(done), 2)}
-    return {"per_step": per_step,
-            "slowest_response": {"s": slowest[0], "step": slowest[1], "session": slowest[2]},
-            "slowest_response_after_first_map": dict(zip(("s", "step", "session"), max(
-                ((v, k, s["session"]) for s in sessions for k, v in s["steps_s"].items()
-                 if k != "first_map"), default=(0.0, "", -1)), strict=True)),
-            "sessions_ok": sum(s["ok"] for s in sessions), "sessions": len(sessions),
-            "failures": [f"session {s['session']}: {e}" for s in sessions for e in s["errors"]],
-            "external_requests": sum(len(s["external_requests"]) for s in sessions)}
+            "n": len(done),
+            "median_s": round(statistics.median(done), 2),
+            "max_s": round(max(done), 2),
+            "min_s": round(min(done), 2),
+        }
+    return {
+        "per_step": per_step,
+        "slowest_response": {"s": slowest[0], "step": slowest[1], "session": slowest[2]},
+        "slowest_response_after_first_map": dict(
+            zip(
+                ("s", "step", "session"),
+                max(
+                    (
+                        (v, k, s["session"])
+                        for s in sessions
+                        for k, v in s["steps_s"].items()
+                        if k != "first_map"
+                    ),
+                    default=(0.0, "", -1),
+                ),
+                strict=True,
+            )
+        ),
+        "sessions_ok": sum(s["ok"] for s in sessions),
+        "sessions": len(sessions),
+        "failures": [f"session {s['session']}: {e}" for s in sessions for e in s["errors"]],
+        "external_requests": sum(len(s["external_requests"]) for s in sessions),
+    }
 
 
 def _cpus() -> int:
@@ -683,57 +809,87 @@ def _machine() -> dict:
     load1, load5, _ = os.getloadavg()
     busy = []
     with contextlib.suppress(OSError, subprocess.SubprocessError):
-        ps = subprocess.run(["ps", "-eo", "pcpu,comm,args", "--sort=-pcpu"], capture_output=True,
-                            text=True, timeout=5).stdout.splitlines()[1:6]
+        ps = subprocess.run(
+            ["ps", "-eo", "pcpu,comm,args", "--sort=-pcpu"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout.splitlines()[1:6]
         busy = [" ".join(line.split()[:4])[:100] for line in ps if float(line.split()[0]) > 20]
-    return {"cpus": os.cpu_count(), "load_1min": round(load1, 2), "load_5min": round(load5, 2),
-            "busy_processes": busy}
+    return {
+        "cpus": os.cpu_count(),
+        "load_1min": round(load1, 2),
+        "load_5min": round(load5, 2),
+        "busy_processes": busy,
+    }
 
 
 def print_table(res: dict) -> None:
     load, summ = res["load"], res["summary"]
-    print(f"\n== Load: {summ['sessions']} concurrent sessions "
-          f"({summ['sessions_ok']} ok), wall {load.get('wall_s')} s ==")
+    print(
+        f"\n== Load: {summ['sessions']} concurrent sessions "
+        f"({summ['sessions_ok']} ok), wall {load.get('wall_s')} s =="
+    )
     print(f"{'step':<18}{'n':>4}{'median s':>10}{'max s':>9}{'min s':>9}")
     for step, r in summ["per_step"].items():
         print(f"{step:<18}{r['n']:>4}{r['median_s']:>10.2f}{r['max_s']:>9.2f}{r['min_s']:>9.2f}")
     sl = summ["slowest_response"]
-    print(f"slowest response: {sl['s']:.2f} s ({sl['step']}, session {sl['session']}); "
-          f"after the first map: {summ['slowest_response_after_first_map']['s']:.2f} s "
-          f"({summ['slowest_response_after_first_map']['step']})")
+    print(
+        f"slowest response: {sl['s']:.2f} s ({sl['step']}, session {sl['session']}); "
+        f"after the first map: {summ['slowest_response_after_first_map']['s']:.2f} s "
+        f"({summ['slowest_response_after_first_map']['step']})"
+    )
     srv = load["server"]
-    print(f"peak server RSS: {srv['peak_rss_mb']} MB (main process "
-          f"{srv['peak_main_process_rss_mb']} MB); tracebacks in the server log: "
-          f"{srv['log_tracebacks']}")
-    print(f"server CPU {srv['server_cpu_s']} s over {srv['wall_s']} s wall; all {_cpus()} CPUs "
-          f"{srv['machine_cpu_busy']:.0%} busy")
+    print(
+        f"peak server RSS: {srv['peak_rss_mb']} MB (main process "
+        f"{srv['peak_main_process_rss_mb']} MB); tracebacks in the server log: "
+        f"{srv['log_tracebacks']}"
+    )
+    print(
+        f"server CPU {srv['server_cpu_s']} s over {srv['wall_s']} s wall; all {_cpus()} CPUs "
+        f"{srv['machine_cpu_busy']:.0%} busy"
+    )
     print(f"failures: {len(summ['failures'])}" + "".join(f"\n  {f}" for f in summ["failures"]))
     print(f"requests off loopback: {summ['external_requests']}")
     sc = load.get("static_check", {})
-    print(f"static/ after the load: {sc.get('json_ok')}/{sc.get('files')} parse as JSON; "
-          f"temp leftovers {sc.get('temp_leftovers')}")
+    print(
+        f"static/ after the load: {sc.get('json_ok')}/{sc.get('files')} parse as JSON; "
+        f"temp leftovers {sc.get('temp_leftovers')}"
+    )
     kill = res.get("kill")
     if kill:
         chk = kill.get("check", {})
-        print(f"\n== Kill: {kill.get('kill_reason')} at {kill.get('killed_at_s')} s; "
-              f"steps then {kill.get('steps_at_kill')} ==")
+        print(
+            f"\n== Kill: {kill.get('kill_reason')} at {kill.get('killed_at_s')} s; "
+            f"steps then {kill.get('steps_at_kill')} =="
+        )
         st, ca = chk.get("static", {}), chk.get("cache", {})
-        print(f"static/: {st.get('json_ok')}/{st.get('files')} files parse as JSON; bad "
-              f"{st.get('bad')}; temp leftovers {st.get('temp_leftovers')}")
-        print(f"cache: npz {[(r['name'], r['loads']) for r in ca.get('npz', [])]}; temp leftovers "
-              f"{[(r['name'], r['bytes'], r['loads']) for r in ca.get('temp_leftovers', [])]}; "
-              f"read by the app: {ca.get('a_leftover_is_read_by_the_app')}")
+        print(
+            f"static/: {st.get('json_ok')}/{st.get('files')} files parse as JSON; bad "
+            f"{st.get('bad')}; temp leftovers {st.get('temp_leftovers')}"
+        )
+        print(
+            f"cache: npz {[(r['name'], r['loads']) for r in ca.get('npz', [])]}; temp leftovers "
+            f"{[(r['name'], r['bytes'], r['loads']) for r in ca.get('temp_leftovers', [])]}; "
+            f"read by the app: {ca.get('a_leftover_is_read_by_the_app')}"
+        )
         print(f"load_network: {ca.get('load_network')}")
         print(f"nothing corrupt: {chk.get('nothing_corrupt')}")
         rs = kill.get("restart_session", {})
-        print(f"restart: session ok={rs.get('ok')} steps {rs.get('steps_s')} errors "
-              f"{rs.get('errors')}")
+        print(
+            f"restart: session ok={rs.get('ok')} steps {rs.get('steps_s')} errors "
+            f"{rs.get('errors')}"
+        )
 
 
 async def main_async(args: argparse.Namespace) -> dict:
     scratch = Path(tempfile.mkdtemp(prefix="pk-load-", dir=args.scratch))
-    res: dict[str, Any] = {"sessions": args.sessions, "scratch": str(scratch),
-                           "machine_before": _machine(), "started": time.strftime("%F %T")}
+    res: dict[str, Any] = {
+        "sessions": args.sessions,
+        "scratch": str(scratch),
+        "machine_before": _machine(),
+        "started": time.strftime("%F %T"),
+    }
     t0 = time.perf_counter()
     res["load"] = await load_phase(args, scratch)
     res["summary"] = summarise(res["load"])
@@ -748,18 +904,29 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sessions", type=int, default=10, help="concurrent sessions (default 10)")
     ap.add_argument("--kill-sessions", type=int, default=3, help="sessions during the kill test")
-    ap.add_argument("--kill-cache", choices=["empty", "copy"], default="empty",
-                    help="kill test with no network cache (killed while it is saved) or a copy")
-    ap.add_argument("--kill-delay", type=float, default=2.0,
-                    help="with --kill-cache copy: seconds after the last Apply click")
+    ap.add_argument(
+        "--kill-cache",
+        choices=["empty", "copy"],
+        default="empty",
+        help="kill test with no network cache (killed while it is saved) or a copy",
+    )
+    ap.add_argument(
+        "--kill-delay",
+        type=float,
+        default=2.0,
+        help="with --kill-cache copy: seconds after the last Apply click",
+    )
     ap.add_argument("--kill-deadline", type=float, default=300.0)
     ap.add_argument("--step-timeout", type=float, default=180.0, help="seconds per step")
     ap.add_argument("--phase-timeout", type=float, default=420.0, help="seconds for all sessions")
     ap.add_argument("--rebuild-timeout", type=float, default=240.0)
     ap.add_argument("--no-kill", action="store_true", help="skip the kill test")
     ap.add_argument("--deadline", type=float, default=900.0, help="seconds for the whole run")
-    ap.add_argument("--scratch", default=None,
-                    help="parent folder for scratch files (default: the system temp folder)")
+    ap.add_argument(
+        "--scratch",
+        default=None,
+        help="parent folder for scratch files (default: the system temp folder)",
+    )
     ap.add_argument("--out", default=str(ROOT / "artifacts" / "load_sessions.json"))
     args = ap.parse_args()
     if not Path(CHROMIUM).exists():

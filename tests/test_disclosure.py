@@ -284,8 +284,10 @@ def test_one_hidden_cell_forces_its_group_partner():
     counts = pd.Series([3, 10, 7, 8], index=index)
     prot = protect(counts, groupings)
     assert prot.hidden["lsoa"].tolist() == [True, True, False, False]
-    assert prot.reason["lsoa"].tolist()[:2] == ["primary (1 to 4)",
-                                                 "secondary (protects a hidden cell)"]
+    assert prot.reason["lsoa"].tolist()[:2] == [
+        "primary (1 to 4)",
+        "secondary (protects a hidden cell)",
+    ]
     assert prot.published["ward"].tolist() == [13, 15]
     assert prot.published["all"].tolist() == [28]
     iv = audit(prot.published, groupings, index).intervals
@@ -309,10 +311,12 @@ def test_two_by_two_table_needs_the_whole_rectangle():
     assert res.intervals.loc[("lsoa", "a")].tolist()[:2] == [0, 11]  # a + c = 11
     assert res.ok
     # hiding only a and its row partner b is what the old rule did: col totals give a away
-    naive = {"lsoa": counts.mask(index.isin(["a", "b"])),
-             "row": pd.Series([13.0, 28.0], index=["r1", "r2"]),
-             "col": pd.Series([11.0, 30.0], index=["k1", "k2"]),
-             "all": pd.Series([41.0], index=["all"])}
+    naive = {
+        "lsoa": counts.mask(index.isin(["a", "b"])),
+        "row": pd.Series([13.0, 28.0], index=["r1", "r2"]),
+        "col": pd.Series([11.0, 30.0], index=["k1", "k2"]),
+        "all": pd.Series([41.0], index=["all"]),
+    }
     broken = audit(naive, groupings, index)
     assert broken.n_exact == 2
     assert broken.intervals.loc[("lsoa", "a"), "lower"] == 3
@@ -348,9 +352,11 @@ def test_all_hidden_group_is_protected_from_the_grand_total():
     assert res.ok
     assert res.intervals.loc[("ward", "w1"), "width"] >= 5
     # hiding just the small cells leaves w1 = all - w2 = 3
-    naive = {"lsoa": counts.mask(counts < 5).astype(float),
-             "ward": pd.Series([np.nan, 22.0], index=["w1", "w2"]),
-             "all": pd.Series([25.0], index=["all"])}
+    naive = {
+        "lsoa": counts.mask(counts < 5).astype(float),
+        "ward": pd.Series([np.nan, 22.0], index=["w1", "w2"]),
+        "all": pd.Series([25.0], index=["all"]),
+    }
     broken = audit(naive, groupings, index)
     assert broken.intervals.loc[("ward", "w1")].tolist()[:2] == [3, 3]
 
@@ -368,9 +374,11 @@ def test_no_data_and_all_zero():
 
 def test_audit_rejects_inconsistent_tables():
     index, groupings = _one_grouping()
-    tables = {"lsoa": pd.Series([np.nan, 5.0, 7.0, 8.0], index=index),
-              "ward": pd.Series([3.0, 15.0], index=["w1", "w2"]),
-              "all": pd.Series([28.0], index=["all"])}
+    tables = {
+        "lsoa": pd.Series([np.nan, 5.0, 7.0, 8.0], index=index),
+        "ward": pd.Series([3.0, 15.0], index=["w1", "w2"]),
+        "all": pd.Series([28.0], index=["all"]),
+    }
     with pytest.raises(DataError, match="inconsistent"):
         audit(tables, groupings, index)
 
@@ -438,14 +446,12 @@ def _small_uploads(draw):
         groupings[f"level{j}"] = pd.Series(
             [f"g{v}" if v is not None else np.nan for v in labels], index=index, dtype=object
         )
-    values = draw(st.lists(st.one_of(st.integers(0, 12), st.just(-1)), min_size=n,
-                           max_size=n))
+    values = draw(st.lists(st.one_of(st.integers(0, 12), st.just(-1)), min_size=n, max_size=n))
     counts = pd.Series([np.nan if v < 0 else float(v) for v in values], index=index)
     return counts, groupings
 
 
-_PROPS = settings(max_examples=200, deadline=None,
-                  suppress_health_check=[HealthCheck.too_slow])
+_PROPS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @_PROPS
@@ -475,22 +481,23 @@ def test_property_protect_is_deterministic_and_order_free(case, rnd):
     b = protect(counts, groupings, random_state=1)
     order = list(counts.index)
     rnd.shuffle(order)
-    c = protect(counts.loc[order], {k: v.loc[order] for k, v in groupings.items()},
-                random_state=1)
+    c = protect(counts.loc[order], {k: v.loc[order] for k, v in groupings.items()}, random_state=1)
     for lvl in a.levels:
         pd.testing.assert_series_equal(a.hidden[lvl], b.hidden[lvl])
         pd.testing.assert_series_equal(a.published[lvl], b.published[lvl])
         pd.testing.assert_series_equal(a.hidden[lvl], c.hidden[lvl].reindex(a.hidden[lvl].index))
 
 
-_BAD = st.sampled_from([
-    (np.inf, "infinite value"),
-    (-np.inf, "infinite value"),
-    (-3.0, "negative value"),
-    (1.5, "non-integer value"),
-    (0.1, "non-integer value"),
-    (2e9, "value above 1e9"),
-])
+_BAD = st.sampled_from(
+    [
+        (np.inf, "infinite value"),
+        (-np.inf, "infinite value"),
+        (-3.0, "negative value"),
+        (1.5, "non-integer value"),
+        (0.1, "non-integer value"),
+        (2e9, "value above 1e9"),
+    ]
+)
 
 
 @_PROPS
@@ -510,8 +517,11 @@ def test_property_bad_counts_raise_data_error(case, bad, where, how_many):
 def test_bad_inputs_name_the_problem():
     index, groupings = _one_grouping()
     ok = pd.Series([3.0, 10, 7, 8], index=index, name="visits")
-    with pytest.raises(DataError, match=r"count column 'visits' has 1 non-integer value "
-                                        r"\(e\.g\. 1\.5 in b\); counts must be whole numbers"):
+    with pytest.raises(
+        DataError,
+        match=r"count column 'visits' has 1 non-integer value "
+        r"\(e\.g\. 1\.5 in b\); counts must be whole numbers",
+    ):
         protect(ok.where(ok.index != "b", 1.5), groupings)
     with pytest.raises(DataError, match="non-numeric"):
         protect(pd.Series(["3", "x", "7", "8"], index=index), groupings)
@@ -539,11 +549,17 @@ def test_property_audit_matches_the_independent_attacker(case, seed):
     counts, groupings = case
     # publish a random pattern (not protect's), so the audit meets weak tables too
     rng = np.random.default_rng(seed)
-    tables = {lvl: t.mask(rng.random(len(t)) < 0.4) for lvl, t in
-              _true_tables(counts.fillna(0), groupings).items()}
+    tables = {
+        lvl: t.mask(rng.random(len(t)) < 0.4)
+        for lvl, t in _true_tables(counts.fillna(0), groupings).items()
+    }
     res = audit(tables, groupings, counts.index)
     mine = _independent_attack(tables, groupings, counts.index)
     got = res.intervals[["lower", "upper"]]
     assert len(got) == len(mine)
-    pd.testing.assert_frame_equal(got.sort_index(), mine.reindex(got.index).sort_index(),
-                                  check_dtype=False, check_index_type=False)
+    pd.testing.assert_frame_equal(
+        got.sort_index(),
+        mine.reindex(got.index).sort_index(),
+        check_dtype=False,
+        check_index_type=False,
+    )

@@ -73,16 +73,21 @@ def test_manifest_validates_and_pack_opens(west) -> None:
         assert (out / spec["file"]).is_file(), role
         assert not Path(spec["file"]).is_absolute()
     assert raw["roles"]["census"]["columns"] == {"code": "LSOA21CD"}
-    assert raw["roles"]["iod2019"]["columns"] == {"code": "lsoa11cd",
-                                                  "population": "pop_total_mid2015"}
-    assert raw["roles"]["lookup11"]["columns"] == {"lsoa11": "LSOA11CD", "lsoa21": "LSOA21CD",
-                                                   "change": "CHGIND"}
+    assert raw["roles"]["iod2019"]["columns"] == {
+        "code": "lsoa11cd",
+        "population": "pop_total_mid2015",
+    }
+    assert raw["roles"]["lookup11"]["columns"] == {
+        "lsoa11": "LSOA11CD",
+        "lsoa21": "LSOA21CD",
+        "change": "CHGIND",
+    }
     assert "OpenStreetMap" in raw["roles"]["network_walk"]["attribution"]
     assert "OS data" in raw["roles"]["lsoa"]["attribution"]
     assert "NHS England ODS" in raw["roles"]["gp"]["attribution"]
     assert (out / "PROVENANCE.md").is_file()
     assert "ODbL" in (out / "PROVENANCE.md").read_text(encoding="utf-8")
-    assert not list(out.parent.glob(".westerby.*"))      # no temporary folder left
+    assert not list(out.parent.glob(".westerby.*"))  # no temporary folder left
 
 
 def test_only_the_chosen_councils_lsoas(west) -> None:
@@ -101,7 +106,7 @@ def test_gp_over_the_border_is_kept_within_the_margin(west) -> None:
     out, rep, _ = west
     assert rep.facilities["gp"] == {"inside": 4, "margin": 1}
     gp = open_pack(out).read_vector("gp")
-    assert len(gp) == 5                                  # the far one (436500) is not kept
+    assert len(gp) == 5  # the far one (436500) is not kept
     over = gp[~gp["in_city"]]
     assert over.geometry.x.round(0).tolist() == [432300.0]
 
@@ -111,8 +116,12 @@ def test_margin_zero_drops_the_gp_over_the_border(tiny: Path, tmp_path: Path, ca
     assert rep.facilities["gp"] == {"inside": 4, "margin": 0}
     assert len(open_pack(tmp_path / "p").read_vector("gp")) == 4
     # 4 grid nodes inside the 2 km square; each has 4 segments, 4 shared between them
-    assert rep.network["walk"] == {"ways_in": 170, "ways_kept": 12, "nodes_in": 96,
-                                   "nodes_kept": 12}
+    assert rep.network["walk"] == {
+        "ways_in": 170,
+        "ways_kept": 12,
+        "nodes_in": 96,
+        "nodes_kept": 12,
+    }
 
 
 def test_network_is_cut_and_loads(west, cache: Path) -> None:
@@ -125,7 +134,7 @@ def test_network_is_cut_and_loads(west, cache: Path) -> None:
 
     f = open_pack(out).file("network_walk")
     net = load_network(f, "walk")
-    assert "cache" in net.info                          # pre-built by the builder
+    assert "cache" in net.info  # pre-built by the builder
     assert net.n_nodes == 60
 
 
@@ -138,7 +147,7 @@ def test_origins_are_live_postcodes_with_building_coverage(west) -> None:
     assert rep.building_coverage == {WEST: 0.5}
     assert "50.0%" in o["why"]
     pc = open_pack(out).read_table("postcodes")
-    assert "TS99 1AA" in set(pc["postcode"])            # kept in the margin, not an origin
+    assert "TS99 1AA" in set(pc["postcode"])  # kept in the margin, not an origin
 
 
 def test_levels(west) -> None:
@@ -147,21 +156,28 @@ def test_levels(west) -> None:
     assert list(levels) == ["msoa", "ward", "lad"]
     assert rep.levels == {"msoa": 1, "ward": 2, "lad": 1}
     w = levels["ward"]
-    assert w["assign"] == {"method": "lookup", "file": "lookups/westerby_lsoa21_ward.csv",
-                           "lsoa_column": "LSOA21CD", "code_column": "WD24CD",
-                           "name_column": "WD24NM"}
+    assert w["assign"] == {
+        "method": "lookup",
+        "file": "lookups/westerby_lsoa21_ward.csv",
+        "lsoa_column": "LSOA21CD",
+        "code_column": "WD24CD",
+        "name_column": "WD24NM",
+    }
     lk = pd.read_csv(out / w["assign"]["file"])
     assert set(lk["WD24NM"]) == {"Westerby North", "Westerby South"}
     assert (out / w["boundaries"]["file"]).is_file()
-    assert levels["lad"]["assign"] == {"method": "lsoa_column", "column": "lad_code",
-                                       "names": {WEST: "Westerby"}}
+    assert levels["lad"]["assign"] == {
+        "method": "lsoa_column",
+        "column": "lad_code",
+        "names": {WEST: "Westerby"},
+    }
     assert levels["msoa"]["assign"]["code_column"] == "MSOA21CD"
-    assert "boundaries" not in levels["msoa"]              # the tiny sources have none
+    assert "boundaries" not in levels["msoa"]  # the tiny sources have none
 
 
-def test_ward_by_point_without_lookup_and_dropped_when_incomplete(sources: Path,
-                                                                   tmp_path: Path,
-                                                                   cache: Path) -> None:
+def test_ward_by_point_without_lookup_and_dropped_when_incomplete(
+    sources: Path, tmp_path: Path, cache: Path
+) -> None:
     f = next((sources / "lookups").glob("*lsoa21*ward*"))
     lk = pd.read_csv(f)
     f.unlink()
@@ -172,7 +188,7 @@ def test_ward_by_point_without_lookup_and_dropped_when_incomplete(sources: Path,
     assert got.to_dict() == lk[lk.lad_code == WEST].set_index("LSOA21CD")["WD24CD"].to_dict()
     assert rep.levels["ward"] == 2
 
-    lk[lk.LSOA21CD != "E01999904"].to_csv(f, index=False)    # one LSOA without a ward
+    lk[lk.LSOA21CD != "E01999904"].to_csv(f, index=False)  # one LSOA without a ward
     rep = packbuild.build_pack(sources, [WEST], tmp_path / "b", prebuild=())
     assert "ward" not in rep.levels
     assert any("level 'ward' left out: 1 LSOAs" in w for w in rep.warnings)
@@ -218,8 +234,9 @@ def test_no_postcodes_falls_back_to_centroids(sources: Path, tmp_path: Path, cac
     assert rep.n_origins == 4
 
 
-def test_postcodes_with_doterm_instead_of_status(sources: Path, tmp_path: Path,
-                                                 cache: Path) -> None:
+def test_postcodes_with_doterm_instead_of_status(
+    sources: Path, tmp_path: Path, cache: Path
+) -> None:
     f = next((sources / "lookups").glob("*postcodes*"))
     pc = pd.read_csv(f, dtype=str, keep_default_na=False)
     pc["doterm"] = pc.pop("status").map({"live_2023-05": "", "unknown": "202001"})
@@ -236,9 +253,11 @@ def test_postcodes_with_doterm_instead_of_status(sources: Path, tmp_path: Path,
 
 # ----------------------------------------------------------------------------- errors
 def test_unknown_la_code_lists_the_codes_present(tiny: Path, tmp_path: Path) -> None:
-    msg = ("Local authority code(s) ['E09999999'] are not in the sources "
-           "(tinyshire_lsoa21.parquet). Codes present: E09999901 (Westerby), "
-           "E09999902 (Easterby).")
+    msg = (
+        "Local authority code(s) ['E09999999'] are not in the sources "
+        "(tinyshire_lsoa21.parquet). Codes present: E09999901 (Westerby), "
+        "E09999902 (Easterby)."
+    )
     with pytest.raises(DataError, match=re.escape(msg)):
         packbuild.build_pack(tiny, ["E09999999"], tmp_path / "x")
     assert not (tmp_path / "x").exists()
@@ -246,8 +265,10 @@ def test_unknown_la_code_lists_the_codes_present(tiny: Path, tmp_path: Path) -> 
 
 def test_missing_required_role_names_role_and_pattern(sources: Path, tmp_path: Path) -> None:
     next((sources / "census").glob("*selected_tables*")).unlink()
-    msg = ("No source for the required role 'census' (Census 2021 tables by LSOA 2021): the "
-           "pattern 'census/*lsoa21*selected_tables*.parquet' found nothing in")
+    msg = (
+        "No source for the required role 'census' (Census 2021 tables by LSOA 2021): the "
+        "pattern 'census/*lsoa21*selected_tables*.parquet' found nothing in"
+    )
     with pytest.raises(DataError, match=re.escape(msg)):
         packbuild.build_pack(sources, [WEST], tmp_path / "x")
 
@@ -255,8 +276,11 @@ def test_missing_required_role_names_role_and_pattern(sources: Path, tmp_path: P
 def test_two_files_for_one_pattern(sources: Path, tmp_path: Path) -> None:
     f = next((sources / "poi").glob("*gp_practices*"))
     shutil.copy(f, sources / "poi" / "copy_of_gp_practices.parquet")
-    with pytest.raises(DataError, match=r"2 files in .* match 'poi/\*gp_practices\*\.parquet' "
-                       r"for GP practices \(role 'gp'\): \['copy_of_gp_practices\.parquet', "):
+    with pytest.raises(
+        DataError,
+        match=r"2 files in .* match 'poi/\*gp_practices\*\.parquet' "
+        r"for GP practices \(role 'gp'\): \['copy_of_gp_practices\.parquet', ",
+    ):
         packbuild.build_pack(sources, [WEST], tmp_path / "x")
 
 
@@ -278,8 +302,10 @@ def test_force_will_not_replace_a_folder_that_is_not_a_pack(tiny: Path, tmp_path
 def test_wrong_crs_names_file_and_crs(sources: Path, tmp_path: Path) -> None:
     f = next((sources / "poi").glob("*gp_practices*"))
     gpd.read_parquet(f).to_crs("EPSG:27700").to_parquet(f)
-    msg = (f"{f} (GP practices) is in EPSG:27700, but sources must be in EPSG:4326 (lon/lat). "
-           "Reproject it with .to_crs('EPSG:4326')")
+    msg = (
+        f"{f} (GP practices) is in EPSG:27700, but sources must be in EPSG:4326 (lon/lat). "
+        "Reproject it with .to_crs('EPSG:4326')"
+    )
     with pytest.raises(CRSError, match=re.escape(msg)):
         packbuild.build_pack(sources, [WEST], tmp_path / "x")
     assert not (tmp_path / "x").exists()
@@ -292,20 +318,23 @@ def test_no_crs_names_file(sources: Path, tmp_path: Path) -> None:
         packbuild.build_pack(sources, [WEST], tmp_path / "x")
 
 
-def test_missing_column_names_file_column_and_columns_present(sources: Path,
-                                                              tmp_path: Path) -> None:
+def test_missing_column_names_file_column_and_columns_present(
+    sources: Path, tmp_path: Path
+) -> None:
     f = next((sources / "deprivation").glob("*iod2019*"))
     pd.read_parquet(f).drop(columns="pop_total_mid2015").to_parquet(f)
-    msg = (f"{f} (IoD 2019 by LSOA 2011 (combined), role 'iod2019') has no column "
-           "'pop_total_mid2015'. Columns present: ['imd_decile', 'lad_code', 'lsoa11cd'].")
+    msg = (
+        f"{f} (IoD 2019 by LSOA 2011 (combined), role 'iod2019') has no column "
+        "'pop_total_mid2015'. Columns present: ['imd_decile', 'lad_code', 'lsoa11cd']."
+    )
     with pytest.raises(SchemaError, match=re.escape(msg)):
         packbuild.build_pack(sources, [WEST], tmp_path / "x")
     assert not (tmp_path / "x").exists()
 
 
-def test_killed_build_leaves_no_out_and_keeps_the_previous(tiny: Path, tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch,
-                                                           cache: Path) -> None:
+def test_killed_build_leaves_no_out_and_keeps_the_previous(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cache: Path
+) -> None:
     def boom(*_a: object, **_k: object) -> None:
         raise RuntimeError("killed mid-build")
 
@@ -314,7 +343,7 @@ def test_killed_build_leaves_no_out_and_keeps_the_previous(tiny: Path, tmp_path:
     with pytest.raises(RuntimeError, match="killed mid-build"):
         packbuild.build_pack(tiny, [WEST], tmp_path / "new", prebuild=())
     assert not (tmp_path / "new").exists()
-    assert [p.name for p in tmp_path.iterdir()] == []    # the temporary folder is gone too
+    assert [p.name for p in tmp_path.iterdir()] == []  # the temporary folder is gone too
 
     monkeypatch.setattr(packbuild, "cut_osm_xml", real)
     packbuild.build_pack(tiny, [WEST], tmp_path / "old", prebuild=())
@@ -338,10 +367,23 @@ def _cli(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def test_cli_builds_and_prints_figures(tiny: Path, tmp_path: Path, cache: Path,
-                                       capsys: pytest.CaptureFixture[str]) -> None:
-    args = _cli(["pack", "build", "--sources", str(tiny), "--la", WEST, "--out",
-                 str(tmp_path / "cli"), "--margin-km", "0"])
+def test_cli_builds_and_prints_figures(
+    tiny: Path, tmp_path: Path, cache: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = _cli(
+        [
+            "pack",
+            "build",
+            "--sources",
+            str(tiny),
+            "--la",
+            WEST,
+            "--out",
+            str(tmp_path / "cli"),
+            "--margin-km",
+            "0",
+        ]
+    )
     assert args.func is packbuild.run_pack_cli
     assert args.func(args) == 0
     out = capsys.readouterr()
@@ -350,10 +392,21 @@ def test_cli_builds_and_prints_figures(tiny: Path, tmp_path: Path, cache: Path,
     assert "Finding sources" in out.err
 
 
-def test_cli_error_is_one_line_exit_2(tiny: Path, tmp_path: Path,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
-    args = _cli(["pack", "build", "--sources", str(tiny), "--la", "E09999999", "--out",
-                 str(tmp_path / "cli")])
+def test_cli_error_is_one_line_exit_2(
+    tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = _cli(
+        [
+            "pack",
+            "build",
+            "--sources",
+            str(tiny),
+            "--la",
+            "E09999999",
+            "--out",
+            str(tmp_path / "cli"),
+        ]
+    )
     assert packbuild.run_pack_cli(args) == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("placekit: error: Local authority code(s) ['E09999999']")
@@ -364,19 +417,26 @@ def test_cli_error_is_one_line_exit_2(tiny: Path, tmp_path: Path,
 def _read_osm(path: Path) -> tuple[dict[int, tuple[float, float]], dict[int, list[int]]]:
     with bz2.open(path, "rb") as f:
         root = ET.parse(f).getroot()
-    nodes = {int(n.get("id")): (float(n.get("lon")), float(n.get("lat")))
-             for n in root.iter("node")}
-    ways = {int(w.get("id")): [int(nd.get("ref")) for nd in w.iter("nd")]
-            for w in root.iter("way")}
+    nodes = {
+        int(n.get("id")): (float(n.get("lon")), float(n.get("lat"))) for n in root.iter("node")
+    }
+    ways = {int(w.get("id")): [int(nd.get("ref")) for nd in w.iter("nd")] for w in root.iter("way")}
     return nodes, ways
 
 
 @settings(max_examples=25, deadline=None)
-@given(nx=st.integers(1, 7), ny=st.integers(1, 7), step=st.sampled_from([100.0, 250.0, 700.0]),
-       x0=st.floats(-500, 2000), y0=st.floats(-500, 2000), w=st.floats(1, 2500),
-       h=st.floats(1, 2500))
-def test_cut_keeps_exactly_the_ways_touching_the_area(nx: int, ny: int, step: float, x0: float,
-                                                      y0: float, w: float, h: float) -> None:
+@given(
+    nx=st.integers(1, 7),
+    ny=st.integers(1, 7),
+    step=st.sampled_from([100.0, 250.0, 700.0]),
+    x0=st.floats(-500, 2000),
+    y0=st.floats(-500, 2000),
+    w=st.floats(1, 2500),
+    h=st.floats(1, 2500),
+)
+def test_cut_keeps_exactly_the_ways_touching_the_area(
+    nx: int, ny: int, step: float, x0: float, y0: float, w: float, h: float
+) -> None:
     xs = [430000 + 13.0 + step * i for i in range(nx)]
     ys = [380000 + 7.0 + step * j for j in range(ny)]
     area = box(430000 + x0, 380000 + y0, 430000 + x0 + w, 380000 + y0 + h)
@@ -387,13 +447,13 @@ def test_cut_keeps_exactly_the_ways_touching_the_area(nx: int, ny: int, step: fl
         nodes, kept = _read_osm(dst)
     inside = {k for k, (x, y) in nodes_bng.items() if area.contains(box(x, y, x, y).centroid)}
     want = {wid for wid, ends in ways.items() if set(ends) & inside}
-    assert set(kept) == want                       # kept iff a node lies inside
+    assert set(kept) == want  # kept iff a node lies inside
     assert cut.ways_kept == len(want) and cut.ways_in == len(ways)
-    for refs in kept.values():                     # kept whole, every node written
+    for refs in kept.values():  # kept whole, every node written
         assert set(refs) <= set(nodes)
     assert set(nodes) == {r for refs in kept.values() for r in refs}
     tr = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:27700", always_xy=True)
-    for k, (lon, lat) in nodes.items():            # coordinates written to 1e-7 degree
+    for k, (lon, lat) in nodes.items():  # coordinates written to 1e-7 degree
         x, y = tr.transform(lon, lat)
         assert abs(x - nodes_bng[k][0]) < 0.05 and abs(y - nodes_bng[k][1]) < 0.05
 
@@ -407,9 +467,11 @@ def test_cut_keeps_tags_and_rejects_unsorted(tmp_path: Path) -> None:
         ' <way id="7" version="2"><nd ref="1"/><nd ref="2"/><tag k="highway" v="footway"/>'
         '<tag k="name" v="A &amp; B"/></way>\n'
         ' <relation id="3"><member type="way" ref="7" role=""/></relation>\n</osm>\n',
-        encoding="utf-8")
-    cut = packbuild.cut_osm_xml(src, tmp_path / "b.osm", box(-1.6, 52.9, -1.4, 53.0005),
-                                crs="EPSG:4326")
+        encoding="utf-8",
+    )
+    cut = packbuild.cut_osm_xml(
+        src, tmp_path / "b.osm", box(-1.6, 52.9, -1.4, 53.0005), crs="EPSG:4326"
+    )
     assert cut == packbuild.OsmCut(ways_in=1, ways_kept=1, nodes_in=2, nodes_kept=2)
     root = ET.parse(tmp_path / "b.osm").getroot()
     assert root.find("node[@id='1']/tag").get("v") == "crossing"
@@ -427,11 +489,12 @@ def test_cut_keeps_tags_and_rejects_unsorted(tmp_path: Path) -> None:
 def test_real_rotherham_build(tmp_path: Path, cache: Path) -> None:
     # a 0.5 km margin and no drive check keep this near 35 s of CPU (the walk network is
     # parsed by osmnx and cached, as a user's first build does)
-    rep = packbuild.build_pack(REGION, ["E08000018"], tmp_path / "rotherham", margin_km=0.5,
-                               prebuild=("walk",))
+    rep = packbuild.build_pack(
+        REGION, ["E08000018"], tmp_path / "rotherham", margin_km=0.5, prebuild=("walk",)
+    )
     assert rep.n_lsoa == 170
-    assert rep.population == 265_821                    # PROVENANCE part A, section 4
-    assert rep.facilities["gp"]["inside"] == 28         # active, prescribing setting 4
+    assert rep.population == 265_821  # PROVENANCE part A, section 4
+    assert rep.facilities["gp"]["inside"] == 28  # active, prescribing setting 4
     assert rep.levels["ward"] == 25
     assert rep.network["walk"]["nodes"] > 20_000
     assert rep.network["walk"]["ways_kept"] < rep.network["walk"]["ways_in"] / 3

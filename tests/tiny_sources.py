@@ -37,16 +37,27 @@ import pandas as pd
 import pyproj
 from shapely.geometry import Point, box
 
-__all__ = ["COUNCILS", "GRID_X", "GRID_Y", "LSOAS", "POPULATION", "make_tiny_sources",
-           "write_grid_osm"]
+__all__ = [
+    "COUNCILS",
+    "GRID_X",
+    "GRID_Y",
+    "LSOAS",
+    "POPULATION",
+    "make_tiny_sources",
+    "write_grid_osm",
+]
 
 COUNCILS = {"E09999901": "Westerby", "E09999902": "Easterby"}
 #: LSOA code -> (council, x0, y0) of its 1 km square.
 LSOAS = {
-    "E01999901": ("E09999901", 430000, 380000), "E01999902": ("E09999901", 431000, 380000),
-    "E01999903": ("E09999901", 430000, 381000), "E01999904": ("E09999901", 431000, 381000),
-    "E01999905": ("E09999902", 432000, 380000), "E01999906": ("E09999902", 433000, 380000),
-    "E01999907": ("E09999902", 432000, 381000), "E01999908": ("E09999902", 433000, 381000),
+    "E01999901": ("E09999901", 430000, 380000),
+    "E01999902": ("E09999901", 431000, 380000),
+    "E01999903": ("E09999901", 430000, 381000),
+    "E01999904": ("E09999901", 431000, 381000),
+    "E01999905": ("E09999902", 432000, 380000),
+    "E01999906": ("E09999902", 433000, 380000),
+    "E01999907": ("E09999902", 432000, 381000),
+    "E01999908": ("E09999902", 433000, 381000),
 }
 POPULATION = dict(zip(LSOAS, [1000, 1100, 1200, 1300, 1500, 1600, 1700, 1800], strict=True))
 GRID_X = [424500 + 1000 * i for i in range(16)]
@@ -65,9 +76,9 @@ def _ward(code: str) -> tuple[str, str]:
     return f"E0599990{n + north}", f"{COUNCILS[la]} {'North' if north else 'South'}"
 
 
-def write_grid_osm(path: Path, xs: Sequence[float], ys: Sequence[float],
-                   *, highway: str = "residential") -> tuple[dict[int, tuple[float, float]],
-                                                             dict[int, tuple[int, int]]]:
+def write_grid_osm(
+    path: Path, xs: Sequence[float], ys: Sequence[float], *, highway: str = "residential"
+) -> tuple[dict[int, tuple[float, float]], dict[int, tuple[int, int]]]:
     """
     Write a grid street network as OSM XML: a node at every (x, y), a way per segment.
 
@@ -103,9 +114,14 @@ def write_grid_osm(path: Path, xs: Sequence[float], ys: Sequence[float],
         lon, lat = _TO_LL.transform(x, y)
         lines.append(f'  <node id="{k}" version="1" lat="{lat:.7f}" lon="{lon:.7f}"/>')
     for w, (a, b) in ways.items():
-        lines += [f'  <way id="{w}" version="1">', f'    <nd ref="{a}"/>', f'    <nd ref="{b}"/>',
-                  f'    <tag k="highway" v="{highway}"/>', f'    <tag k="name" v="Street {w}"/>',
-                  "  </way>"]
+        lines += [
+            f'  <way id="{w}" version="1">',
+            f'    <nd ref="{a}"/>',
+            f'    <nd ref="{b}"/>',
+            f'    <tag k="highway" v="{highway}"/>',
+            f'    <tag k="name" v="Street {w}"/>',
+            "  </way>",
+        ]
     lines.append("</osm>\n")
     text = "\n".join(lines)
     if str(path).endswith(".bz2"):
@@ -135,47 +151,90 @@ def make_tiny_sources(folder: Path) -> None:
     names = [f"{COUNCILS[a]} 001{'ABCD'[i % 4]}" for i, a in enumerate(la)]
     wards = [_ward(c) for c in codes]
 
-    _gdf({"LSOA21CD": codes, "LSOA21NM": names, "CHGIND": ["U"] * 8, "lad_code": la},
-         squares).to_parquet(folder / "boundaries" / "tinyshire_lsoa21.parquet")
-    lsoa = gpd.GeoDataFrame({"lad_code": la, "ward": [w[0] for w in wards],
-                             "ward_name": [w[1] for w in wards]}, geometry=squares,
-                            crs="EPSG:27700")
+    _gdf(
+        {"LSOA21CD": codes, "LSOA21NM": names, "CHGIND": ["U"] * 8, "lad_code": la}, squares
+    ).to_parquet(folder / "boundaries" / "tinyshire_lsoa21.parquet")
+    lsoa = gpd.GeoDataFrame(
+        {"lad_code": la, "ward": [w[0] for w in wards], "ward_name": [w[1] for w in wards]},
+        geometry=squares,
+        crs="EPSG:27700",
+    )
     lad = lsoa.dissolve("lad_code").reset_index()
-    _gdf({"name": [COUNCILS[c] for c in lad.lad_code], "lad_code": list(lad.lad_code)},
-         list(lad.geometry)).to_parquet(folder / "boundaries" / "tinyshire_lad_boundaries.parquet")
+    _gdf(
+        {"name": [COUNCILS[c] for c in lad.lad_code], "lad_code": list(lad.lad_code)},
+        list(lad.geometry),
+    ).to_parquet(folder / "boundaries" / "tinyshire_lad_boundaries.parquet")
     wd = lsoa.dissolve("ward").reset_index()
-    _gdf({"WD24CD": list(wd.ward), "WD24NM": list(wd.ward_name), "lad_code": list(wd.lad_code)},
-         list(wd.geometry)).to_parquet(folder / "boundaries" / "tinyshire_wards_2024.parquet")
+    _gdf(
+        {"WD24CD": list(wd.ward), "WD24NM": list(wd.ward_name), "lad_code": list(wd.lad_code)},
+        list(wd.geometry),
+    ).to_parquet(folder / "boundaries" / "tinyshire_wards_2024.parquet")
     _gdf({"LSOA21CD": codes, "lad_code": la}, [Point(c) for c in centres]).to_parquet(
-        folder / "lookups" / "lsoa21_population_weighted_centroids_tinyshire.parquet")
+        folder / "lookups" / "lsoa21_population_weighted_centroids_tinyshire.parquet"
+    )
 
     pop = [POPULATION[c] for c in codes]
-    pd.DataFrame({"LSOA21CD": codes, "ts0010001": pop, "ts0010002": [p - 10 for p in pop],
-                  "ts0010003": [10] * 8, "lad_code": la}).to_parquet(
-        folder / "census" / "census2021_tinyshire_lsoa21_selected_tables_sum_of_oa.parquet")
-    pd.DataFrame({"lsoa21_code": codes, "IMD_decile": [1, 2, 3, 4, 5, 6, 7, 8],
-                  "IMD_score": [50.0, 40.0, 30.0, 25.0, 20.0, 15.0, 10.0, 5.0],
-                  "lad_code": la}).to_csv(folder / "deprivation" / "imd2025_tinyshire_lsoa21.csv",
-                                          index=False)
-    pd.DataFrame({"lsoa11cd": codes, "imd_decile": [1, 2, 3, 4, 5, 6, 7, 8],
-                  "pop_total_mid2015": [p - 50 for p in pop], "lad_code": la}).to_parquet(
-        folder / "deprivation" / "iod2019_tinyshire_lsoa11_combined.parquet")
-    pd.DataFrame({"LSOA11CD": codes, "LSOA21CD": codes, "CHGIND": ["U"] * 8,
-                  "lad_code": la}).to_csv(folder / "lookups" / "tinyshire_lsoa11_lsoa21_lad22.csv",
-                                          index=False)
-    pd.DataFrame({"LSOA21CD": codes, "WD24CD": [w[0] for w in wards],
-                  "WD24NM": [w[1] for w in wards], "LAD24CD": la,
-                  "LAD24NM": [COUNCILS[a] for a in la], "lad_code": la}).to_csv(
-        folder / "lookups" / "tinyshire_lsoa21_ward24_lad24_bestfit.csv", index=False)
-    wl = pd.DataFrame({"WD24CD": [w[0] for w in wards], "WD24NM": [w[1] for w in wards],
-                       "LAD24CD": la, "LAD24NM": [COUNCILS[a] for a in la]}).drop_duplicates()
-    wl.assign(lad_code=wl.LAD24CD).to_csv(folder / "lookups" / "tinyshire_ward24_lad24.csv",
-                                         index=False)
+    pd.DataFrame(
+        {
+            "LSOA21CD": codes,
+            "ts0010001": pop,
+            "ts0010002": [p - 10 for p in pop],
+            "ts0010003": [10] * 8,
+            "lad_code": la,
+        }
+    ).to_parquet(
+        folder / "census" / "census2021_tinyshire_lsoa21_selected_tables_sum_of_oa.parquet"
+    )
+    pd.DataFrame(
+        {
+            "lsoa21_code": codes,
+            "IMD_decile": [1, 2, 3, 4, 5, 6, 7, 8],
+            "IMD_score": [50.0, 40.0, 30.0, 25.0, 20.0, 15.0, 10.0, 5.0],
+            "lad_code": la,
+        }
+    ).to_csv(folder / "deprivation" / "imd2025_tinyshire_lsoa21.csv", index=False)
+    pd.DataFrame(
+        {
+            "lsoa11cd": codes,
+            "imd_decile": [1, 2, 3, 4, 5, 6, 7, 8],
+            "pop_total_mid2015": [p - 50 for p in pop],
+            "lad_code": la,
+        }
+    ).to_parquet(folder / "deprivation" / "iod2019_tinyshire_lsoa11_combined.parquet")
+    pd.DataFrame(
+        {"LSOA11CD": codes, "LSOA21CD": codes, "CHGIND": ["U"] * 8, "lad_code": la}
+    ).to_csv(folder / "lookups" / "tinyshire_lsoa11_lsoa21_lad22.csv", index=False)
+    pd.DataFrame(
+        {
+            "LSOA21CD": codes,
+            "WD24CD": [w[0] for w in wards],
+            "WD24NM": [w[1] for w in wards],
+            "LAD24CD": la,
+            "LAD24NM": [COUNCILS[a] for a in la],
+            "lad_code": la,
+        }
+    ).to_csv(folder / "lookups" / "tinyshire_lsoa21_ward24_lad24_bestfit.csv", index=False)
+    wl = pd.DataFrame(
+        {
+            "WD24CD": [w[0] for w in wards],
+            "WD24NM": [w[1] for w in wards],
+            "LAD24CD": la,
+            "LAD24NM": [COUNCILS[a] for a in la],
+        }
+    ).drop_duplicates()
+    wl.assign(lad_code=wl.LAD24CD).to_csv(
+        folder / "lookups" / "tinyshire_ward24_lad24.csv", index=False
+    )
     msoa = ["E02999901" if a == "E09999901" else "E02999902" for a in la]
-    pd.DataFrame({"OA21CD": [c.replace("E01", "E00") for c in codes], "LSOA21CD": codes,
-                  "MSOA21CD": msoa, "MSOA21NM": [f"{COUNCILS[a]} 001" for a in la],
-                  "lad_code": la}).to_csv(
-        folder / "lookups" / "tinyshire_oa21_lsoa21_msoa21_lad22.csv", index=False)
+    pd.DataFrame(
+        {
+            "OA21CD": [c.replace("E01", "E00") for c in codes],
+            "LSOA21CD": codes,
+            "MSOA21CD": msoa,
+            "MSOA21NM": [f"{COUNCILS[a]} 001" for a in la],
+            "lad_code": la,
+        }
+    ).to_csv(folder / "lookups" / "tinyshire_oa21_lsoa21_msoa21_lad22.csv", index=False)
 
     rows = []
     for i, (c, (cx, cy)) in enumerate(zip(codes, centres, strict=True)):
@@ -185,22 +244,39 @@ def make_tiny_sources(folder: Path) -> None:
     x = np.array([r[1] for r in rows], float)
     y = np.array([r[2] for r in rows], float)
     lon, lat = _TO_LL.transform(x, y)
-    pd.DataFrame({"postcode": [r[0] for r in rows], "lat": np.round(lat, 6),
-                  "lon": np.round(lon, 6), "lad_code": [r[3] for r in rows],
-                  "lsoa21": [r[4] for r in rows], "status": [r[5] for r in rows]}).to_csv(
-        folder / "lookups" / "tinyshire_postcodes_2025-05_latlon.csv", index=False)
+    pd.DataFrame(
+        {
+            "postcode": [r[0] for r in rows],
+            "lat": np.round(lat, 6),
+            "lon": np.round(lon, 6),
+            "lad_code": [r[3] for r in rows],
+            "lsoa21": [r[4] for r in rows],
+            "status": [r[5] for r in rows],
+        }
+    ).to_csv(folder / "lookups" / "tinyshire_postcodes_2025-05_latlon.csv", index=False)
     blds = [box(cx - 210, cy - 10, cx - 190, cy + 10) for cx, cy in centres[:2]]
     _gdf({"building_id": [1, 2]}, blds).to_parquet(
-        folder / "extra" / "tinyshire_osm_buildings_2021.parquet")
+        folder / "extra" / "tinyshire_osm_buildings_2021.parquet"
+    )
 
     gp_xy = [*centres[:4], (432300, 381500), (436500, 381000)]
     n = len(gp_xy)
-    _gdf({"org_code": [f"G{i:05d}" for i in range(n)], "name": [f"Practice {i}" for i in range(n)],
-          "status_code": ["A"] * n, "prescribing_setting": ["4"] * n},
-         [Point(p) for p in gp_xy]).to_parquet(
-        folder / "poi" / "tinyshire_gp_practices_ods_epraccur_2024-01.parquet")
+    _gdf(
+        {
+            "org_code": [f"G{i:05d}" for i in range(n)],
+            "name": [f"Practice {i}" for i in range(n)],
+            "status_code": ["A"] * n,
+            "prescribing_setting": ["4"] * n,
+        },
+        [Point(p) for p in gp_xy],
+    ).to_parquet(folder / "poi" / "tinyshire_gp_practices_ods_epraccur_2024-01.parquet")
 
-    write_grid_osm(folder / "network" / "tinyshire_osm_walk_2021.osm.bz2", GRID_X, GRID_Y,
-                   highway="residential")
-    write_grid_osm(folder / "network" / "tinyshire_osm_drive_2021.osm.bz2", GRID_X, GRID_Y,
-                   highway="tertiary")
+    write_grid_osm(
+        folder / "network" / "tinyshire_osm_walk_2021.osm.bz2",
+        GRID_X,
+        GRID_Y,
+        highway="residential",
+    )
+    write_grid_osm(
+        folder / "network" / "tinyshire_osm_drive_2021.osm.bz2", GRID_X, GRID_Y, highway="tertiary"
+    )
