@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 import placekit
+from placekit import change as ch
 from placekit import layers as pl
 from placekit import workflows as wf
 from placekit.profile import locality_profile
 from placekit.text import md_escape
 from sections._common import bind, city_base, ctx, labels, map_with_legend, top_layers, typology
+from sections.trends import DOMAIN_WORDS, IOD, iod_table, unavailable
 
 NAME = "Localities"
 
@@ -80,4 +83,38 @@ def render() -> None:
     mix = types.labels.reindex(mine).value_counts().rename("neighbourhoods").to_frame()
     st.write("Neighbourhood types here (k = 6):")
     st.dataframe(mix.join(types.portraits[["name"]]), width="stretch")
+    _trend(c.pack, lvl, code, str(areas.loc[code, "area_name"]))
     st.caption(placekit.AREA_LEVEL_CAVEAT)
+
+
+def _trend(pack: str, level: str, code: str, name: str) -> None:
+    """IoD 2019 -> 2025 for this locality: national percentile by domain, and against England."""
+    why = unavailable(pack, IOD)
+    if why:
+        st.caption(md_escape(f"Trend unavailable: {why}"))
+        return
+    loc = iod_table(pack, level)
+    if code not in loc.index:
+        st.caption("Trend unavailable: no IoD change for this locality.")
+        return
+    row = loc.loc[code]
+    domains = [d for d in ch.DOMAINS if f"{d}_pct_2019" in loc.columns]
+    st.write(
+        md_escape(
+            f"Trend, IoD 2019 → 2025: {name}'s national percentile by domain (0 = most "
+            "deprived in England; up = less deprived relative to England)"
+        )
+    )
+    chart = pd.DataFrame(
+        {DOMAIN_WORDS.get(d, d): [row[f"{d}_pct_2019"], row[f"{d}_pct_2025"]] for d in domains},
+        index=["2019", "2025"],
+    )
+    st.line_chart(chart, height=220)
+    verdict = pd.DataFrame(
+        {
+            "change (points)": [round(float(row[f"{d}_change_pct"]), 1) for d in domains],
+            "against England": [row[f"{d}_status"] for d in domains],
+        },
+        index=[DOMAIN_WORDS.get(d, d) for d in domains],
+    )
+    st.dataframe(verdict, width="stretch")

@@ -87,6 +87,15 @@ def test_locality_pick_profile_and_zoom(at):
     assert prof.loc["IMD 2025 score", "rank among localities (1 = worst)"].endswith("of 28")
     local = next(layer for layer in _deck(at)["layers"] if layer["id"] == "locality")
     assert 5 <= len(local["data"]["features"]) <= 20  # only Beighton's LSOAs
+    # the trend in the profile: IoD 2019 -> 2025 for Beighton, as the library computes it
+    from placekit.change import change_table
+
+    trend = next(d.value for d in at.dataframe if "against England" in d.value.columns)
+    ward = change_table(at.session_state["place"], "ward").loc["E05010858"]
+    assert trend.loc["Index of Multiple Deprivation", "change (points)"] == pytest.approx(
+        ward["imd_change_pct"], abs=0.05
+    )
+    assert trend.loc["Index of Multiple Deprivation", "against England"] == ward["imd_status"]
     at.button(key="zoom").click().run()
     assert at.session_state["section"] == "Map explorer"
     assert _deck(at)["initialViewState"]["zoom"] > 11
