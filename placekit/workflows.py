@@ -772,15 +772,27 @@ def area_table(
         ):
             out[i] = out[i].round()
     city = {i: float(city_value(place, i)) for i in ids}
-    for i in reversed(ids):  # the place's value right after each indicator
-        out.insert(out.columns.get_loc(i) + 1, f"{i}_city", city[i])
-    out["suppressed"] = supp.any(axis=1)
-    out["suppressed_indicators"] = supp.apply(
-        lambda r: ";".join(c for c in ids if r[c]), axis=1
-    ).astype(str)
-    out["missing_indicators"] = missing.apply(
-        lambda r: ";".join(c for c in ids if r[c]), axis=1
-    ).astype(str)
+    # the place's value right after each indicator, built in one go (no column-by-column insert)
+    order: list[str] = []
+    for col in out.columns:
+        order.append(col)
+        if col in city:
+            order.append(f"{col}_city")
+    city_cols = pd.DataFrame({f"{i}_city": city[i] for i in ids}, index=out.index)
+    flags = pd.DataFrame(
+        {
+            "suppressed": supp.any(axis=1),
+            "suppressed_indicators": supp.apply(
+                lambda r: ";".join(c for c in ids if r[c]), axis=1
+            ).astype(str),
+            "missing_indicators": missing.apply(
+                lambda r: ";".join(c for c in ids if r[c]), axis=1
+            ).astype(str),
+        },
+        index=out.index,
+    )
+    out = pd.concat([out, city_cols], axis=1)[order]
+    out = pd.concat([out, flags], axis=1)
     key = sort_by if sort_by in ids else ids[0]
     worse_high = place.catalogue.row(key)["direction"] != "higher_better"
     asc = (not worse_high) if ascending is None else ascending
