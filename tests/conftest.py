@@ -33,13 +33,19 @@ def region_sources(pack_dir):
 
 
 @pytest.fixture(scope="session")
-def rotherham_dir(region_sources, tmp_path_factory):
-    """A Rotherham pack cut from the regional sources once per session (walk network checked)."""
+def rotherham_build(region_sources, tmp_path_factory):
+    """A Rotherham pack cut from the regional sources once per session, and the build's report."""
     from placekit.packbuild import build_pack
 
     out = tmp_path_factory.mktemp("packs") / "rotherham"
-    build_pack(region_sources, ["E08000018"], out, margin_km=1.0, prebuild=("walk",))
-    return out
+    rep = build_pack(region_sources, ["E08000018"], out, margin_km=1.0, prebuild=("walk",))
+    return out, rep
+
+
+@pytest.fixture(scope="session")
+def rotherham_dir(rotherham_build):
+    """The session's Rotherham pack folder (walk network checked)."""
+    return rotherham_build[0]
 
 
 @pytest.fixture(scope="session")

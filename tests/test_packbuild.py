@@ -486,12 +486,10 @@ def test_cut_keeps_tags_and_rejects_unsorted(tmp_path: Path) -> None:
 
 # ----------------------------------------------------------------------------- real sources
 @pytest.mark.skipif(not (REGION / "boundaries").is_dir(), reason="no South Yorkshire sources")
-def test_real_rotherham_build(tmp_path: Path, cache: Path) -> None:
-    # a 0.5 km margin and no drive check keep this near 35 s of CPU (the walk network is
-    # parsed by osmnx and cached, as a user's first build does)
-    rep = packbuild.build_pack(
-        REGION, ["E08000018"], tmp_path / "rotherham", margin_km=0.5, prebuild=("walk",)
-    )
+def test_real_rotherham_build(rotherham_build) -> None:
+    # the session's Rotherham build (1 km margin, walk network parsed by osmnx and cached, as a
+    # user's first build does), shared with the built-pack tests so it is cut once
+    out, rep = rotherham_build
     assert rep.n_lsoa == 170
     assert rep.population == 265_821  # PROVENANCE part A, section 4
     assert rep.facilities["gp"]["inside"] == 28  # active, prescribing setting 4
@@ -499,5 +497,5 @@ def test_real_rotherham_build(tmp_path: Path, cache: Path) -> None:
     assert rep.network["walk"]["nodes"] > 20_000
     assert rep.network["walk"]["ways_kept"] < rep.network["walk"]["ways_in"] / 3
     assert 0.2 < rep.building_coverage["E08000018"] < 0.6
-    pk = open_pack(tmp_path / "rotherham")
+    pk = open_pack(out)
     assert pk.read_vector("lsoa")["lad_code"].eq("E08000018").all()
