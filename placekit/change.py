@@ -51,6 +51,7 @@ from placekit.place import Place
 __all__ = [
     "CENSUS_ROLES",
     "DOMAINS",
+    "DOMAIN_WORDS",
     "POPULATION_STATUSES",
     "STATUSES",
     "census_change",
@@ -70,6 +71,17 @@ DOMAINS = {
     "crime": ("crime_rank", "Crime_rank"),
     "barriers": ("barriers_to_housing_and_services_rank", "Housing_and_Services_rank"),
     "living_environment": ("living_environment_rank", "Environment_rank"),
+}
+#: The IoD domains in words, for tables, charts and reports.
+DOMAIN_WORDS = {
+    "imd": "Index of Multiple Deprivation",
+    "income": "Income",
+    "employment": "Employment",
+    "education": "Education, skills and training",
+    "health": "Health deprivation and disability",
+    "crime": "Crime",
+    "barriers": "Barriers to housing and services",
+    "living_environment": "Living environment",
 }
 STATUSES = ("improved", "no significant change", "worsened")
 POPULATION_STATUSES = ("increased", "no significant change", "decreased")

@@ -71,18 +71,6 @@ def _table(df: pd.DataFrame, *, digits: int = 2) -> str:
     )
 
 
-_DOMAIN_WORDS = {
-    "imd": "Index of Multiple Deprivation",
-    "income": "Income",
-    "employment": "Employment",
-    "education": "Education, skills and training",
-    "health": "Health deprivation and disability",
-    "crime": "Crime",
-    "barriers": "Barriers to housing and services",
-    "living_environment": "Living environment",
-}
-
-
 def trends_html(place: Place, level: str, area: str) -> str:
     """
     The trends part of a locality pack: IoD 2019 -> 2025 against England, Census 2011 -> 2021.
@@ -128,12 +116,12 @@ def trends_html(place: Place, level: str, area: str) -> str:
                 "LSOAs improved": [int(row[f"{d}_n_improved"]) for d in doms],
                 "LSOAs worsened": [int(row[f"{d}_n_worsened"]) for d in doms],
             },
-            index=pd.Index([_DOMAIN_WORDS.get(d, d) for d in doms], name="IoD 2019 → 2025"),
+            index=pd.Index([ch.DOMAIN_WORDS.get(d, d) for d in doms], name="IoD 2019 → 2025"),
         )
         imd = "imd" if "imd" in doms else doms[0]
         out.append(
             f"<p>Deprivation relative to England, IoD 2019 → 2025: the "
-            f"{esc(_DOMAIN_WORDS.get(imd, imd))} percentile moved from "
+            f"{esc(ch.DOMAIN_WORDS.get(imd, imd))} percentile moved from "
             f"{row[f'{imd}_pct_2019']:.1f} to {row[f'{imd}_pct_2025']:.1f} "
             f"({esc(str(row[f'{imd}_status']) or 'no data')}; 0 = most deprived in England, "
             "England's middle is 50 and England's share in its most deprived 10% is 10%).</p>"

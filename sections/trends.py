@@ -17,16 +17,7 @@ from sections._common import STATIC_DIR, base_place, ctx, legend, static_base
 
 NAME = "Trends"
 IOD, CENSUS = "IoD 2019 → 2025", "Census 2011 → 2021"
-DOMAIN_WORDS = {
-    "imd": "Index of Multiple Deprivation",
-    "income": "Income",
-    "employment": "Employment",
-    "education": "Education, skills and training",
-    "health": "Health deprivation and disability",
-    "crime": "Crime",
-    "barriers": "Barriers to housing and services",
-    "living_environment": "Living environment",
-}
+DOMAIN_WORDS = ch.DOMAIN_WORDS
 #: Census measures: (change column, status column, words, unit, higher change is worse).
 CENSUS_MEASURES = {
     "hh_deprived_1plus": (
