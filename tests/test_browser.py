@@ -5,78 +5,21 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
+from browser_support import ARTIFACTS, CHROMIUM, FLAGS, serve_app
 
 pytestmark = pytest.mark.browser
-ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = ROOT / "artifacts"
 SHOTS = Path(os.environ.get("PLACEKIT_SHOTS", "/tmp/shots"))
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server():
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian chromium is not installed: apt-get install -y chromium (see README)")
-    port = _free_port()
-    env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
-    ARTIFACTS.mkdir(exist_ok=True)
-    log = (ARTIFACTS / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "app.py"),
-            "--server.headless",
-            "true",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    launched = time.perf_counter()
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.5)
-    server_up_s = time.perf_counter() - launched
-    yield f"http://127.0.0.1:{port}", launched, server_up_s
-    proc.terminate()
-    proc.wait(timeout=20)
-    log.close()
+    with serve_app("server.log") as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
