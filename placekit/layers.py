@@ -20,6 +20,14 @@ import shapely
 from pydeck.bindings.json_tools import default_serialize
 
 from placekit import pack
+from placekit._cartography import simplify_coverage, thin_labels
+from placekit._views import (
+    centre_lonlat,
+    change_view,
+    search_view,
+    view_for,
+    view_for_bounds,
+)
 from placekit.classes import (
     MISSING,
     SEQUENTIAL,
@@ -45,16 +53,20 @@ __all__ = [
     "categorical",
     "centre_lonlat",
     "change_choropleth",
+    "change_view",
     "choropleth",
     "classify",
     "deck",
     "label_layer",
+    "label_points",
     "map_html",
     "overlay_layers",
     "point_layer",
+    "search_view",
     "static_choropleth",
     "to_static",
     "view_for",
+    "view_for_bounds",
     "write_static_areas",
 ]
 
@@ -64,7 +76,8 @@ BIVARIATE_COLOURS = [
     [(223, 176, 214), (165, 173, 211), (86, 152, 185)],
     [(190, 100, 172), (140, 98, 170), (59, 73, 148)],
 ]
-#: Simplification tolerance of area polygons on screen, metres (a city map is about 25 m per pixel).
+#: Simplification tolerance of area polygons on screen, metres (a city map is about 25 m per
+#: pixel); for areas that tile the place it is the coverage (Visvalingam-Whyatt) tolerance.
 DISPLAY_SIMPLIFY_M = 35.0
 POINT_COLOURS = {
     "gp": (220, 30, 60),
@@ -89,14 +102,22 @@ WORSE = [(252, 187, 161), (251, 106, 74), (203, 24, 29)]
 NO_CHANGE = (235, 235, 235)
 
 
-def _to_display(gdf: gpd.GeoDataFrame, simplify_m: float) -> gpd.GeoDataFrame:
+def _to_display(
+    gdf: gpd.GeoDataFrame, simplify_m: float, *, coverage: bool = False
+) -> gpd.GeoDataFrame:
     """Simplify in metres, reproject to EPSG:4326, round to 5 decimals (about 1 m).
 
-    Keeps the payloads small.
+    Keeps the payloads small. With ``coverage`` (areas that tile the place), shared
+    edges are simplified once (:func:`placekit._cartography.simplify_coverage`), so
+    neighbours still meet on screen; otherwise each geometry is simplified alone.
     """
     g = gdf.copy()
     if simplify_m > 0 and not (g.geom_type == "Point").all():
-        g["geometry"] = g.geometry.simplify(simplify_m)
+        g["geometry"] = (
+            simplify_coverage(g.geometry.to_numpy(), simplify_m)
+            if coverage
+            else g.geometry.simplify(simplify_m)
+        )
     g = g.to_crs(DISPLAY_CRS)
     g["geometry"] = shapely.transform(g.geometry.to_numpy(), lambda c: np.round(c, 5))
     return g
@@ -142,7 +163,9 @@ def choropleth(
     _bins, colours, cls, lg = classify(
         v, k=k, scheme=scheme, suppressed=suppressed, whole=whole, min_count=min_count
     )
-    g = _to_display(table[["area_name", "geometry"]].assign(_v=v), DISPLAY_SIMPLIFY_M)
+    g = _to_display(
+        table[["area_name", "geometry"]].assign(_v=v), DISPLAY_SIMPLIFY_M, coverage=True
+    )
     rank = v.rank(ascending=not higher_is_worse, method="min")
     g["fill"] = [
         [*list(colours[int(c)]), 190]
@@ -202,7 +225,7 @@ def write_static_areas(
     str
         The file name inside ``folder``.
     """
-    g = _to_display(table[["area_name", "geometry"]], DISPLAY_SIMPLIFY_M)
+    g = _to_display(table[["area_name", "geometry"]], DISPLAY_SIMPLIFY_M, coverage=True)
     props = pd.DataFrame(
         {"name": table["area_name"].astype(str), "code": table.index.astype(str)}, index=table.index
     )
@@ -349,7 +372,7 @@ def change_choropleth(
             for i, (lo, hi) in enumerate(zip(lows, q, strict=True))
         ]
     entries.append(("no change", NO_CHANGE))
-    g = _to_display(table[["area_name", "geometry"]], 20.0)
+    g = _to_display(table[["area_name", "geometry"]], 20.0, coverage=True)
     g["fill"] = fill.reindex(g.index).tolist()
     g["value"] = [_fmt(x) for x in v]
     g["rank"], g["locality"] = "", ""
@@ -412,7 +435,7 @@ def categorical(
     cats = table[column].astype("string")
     names = list(colours) if colours else sorted(c for c in cats.dropna().unique())
     pal = colours or {c: QUALITATIVE[i % len(QUALITATIVE)] for i, c in enumerate(names)}
-    g = _to_display(table[["area_name", "geometry"]], DISPLAY_SIMPLIFY_M)
+    g = _to_display(table[["area_name", "geometry"]], DISPLAY_SIMPLIFY_M, coverage=True)
     g["fill"] = [
         [*list(pal.get(str(c), MISSING)), 200] if pd.notna(c) else [*list(MISSING), 120]
         for c in cats
@@ -455,7 +478,7 @@ def bivariate(
 ) -> tuple[pdk.Layer, Legend]:
     """A 3x3 bivariate choropleth: demand tertile against driver tertile."""
     cls = bivariate_classes(table[demand].astype(float), table[driver].astype(float))
-    g = _to_display(table[["area_name", "geometry"]], 20.0)
+    g = _to_display(table[["area_name", "geometry"]], 20.0, coverage=True)
     g["fill"] = [
         [*list(BIVARIATE_COLOURS[int(c) // 3][int(c) % 3]), 200]
         if pd.notna(c)
@@ -523,7 +546,7 @@ def base_layers(place: Place, localities: gpd.GeoDataFrame | None = None) -> lis
             )
         )
     if localities is not None:
-        loc = _to_display(localities[["geometry"]], 20.0)
+        loc = _to_display(localities[["geometry"]], 20.0, coverage=True)
         layers.append(
             pdk.Layer(
                 "GeoJsonLayer",
@@ -554,7 +577,7 @@ def overlay_layers(
             )
         )
     if localities is not None:
-        loc = _to_display(localities[["geometry"]], 20.0)
+        loc = _to_display(localities[["geometry"]], 20.0, coverage=True)
         out.append(
             pdk.Layer(
                 "GeoJsonLayer",
@@ -611,37 +634,6 @@ def point_layer(gdf: gpd.GeoDataFrame, name: str) -> pdk.Layer:
         get_line_color=[*colour, 255],
         line_width_min_pixels=1,
     )
-
-
-def view_for(gdf: gpd.GeoDataFrame, *, width_px: int = 900, height_px: int = 560) -> pdk.ViewState:
-    """
-    A view centred on ``gdf`` at the largest zoom at which it fits a map of the given size.
-
-    At zoom z the world is ``512 * 2**z`` pixels wide (deck.gl and Mapbox use 512-pixel
-    tiles); latitude spans are
-    stretched by ``1 / cos(latitude)`` in Web Mercator.
-    """
-    b = gdf.to_crs(DISPLAY_CRS).total_bounds
-    lon_span = max(b[2] - b[0], 1e-4)
-    lat_mid = (b[1] + b[3]) / 2
-    lat_span = max((b[3] - b[1]) / np.cos(np.radians(lat_mid)), 1e-4)
-    z = (
-        min(np.log2(width_px * 360 / (512 * lon_span)), np.log2(height_px * 360 / (512 * lat_span)))
-        - 0.15
-    )
-    return pdk.ViewState(
-        longitude=float((b[0] + b[2]) / 2), latitude=float(lat_mid), zoom=float(np.clip(z, 6, 17))
-    )
-
-
-def centre_lonlat(gdf: gpd.GeoDataFrame) -> tuple[float, float]:
-    """Longitude and latitude of a point inside the union of ``gdf`` (rounded to 5 decimals)."""
-    pt = (
-        gpd.GeoSeries([gdf.geometry.union_all().representative_point()], crs=gdf.crs)
-        .to_crs(DISPLAY_CRS)
-        .iloc[0]
-    )
-    return round(float(pt.x), 5), round(float(pt.y), 5)
 
 
 TOOLTIP = {"text": "{name} ({code})\nValue: {value}\nRank: {rank}\nLocality: {locality}"}
@@ -745,26 +737,94 @@ def map_html(
     )
 
 
-def label_layer(
-    place: Place, level: str, *, size_px: int = 13, layer_id: str | None = None
-) -> pdk.Layer:
+#: Label text size and the padding of its pale background box, pixels.
+LABEL_SIZE_PX = 13
+LABEL_PADDING_PX = (3, 1)
+
+
+def label_points(
+    areas: gpd.GeoDataFrame, *, zoom: float | None = None, size_px: int = LABEL_SIZE_PX
+) -> pd.DataFrame:
     """
-    The names of a level's areas at a point inside each (a pydeck TextLayer), for the offline base.
+    One label per area at a point inside it, without labels that would overlap at ``zoom``.
+
+    Each label's box is estimated in pixels (``0.6 * size_px`` per character, one line
+    high, plus the background padding) at its point projected to Web Mercator at
+    ``zoom``; labels are kept greedily, largest area first (ties by name), and a label
+    whose box overlaps one kept is dropped. Zoomed in, points spread and more names fit.
+
+    Parameters
+    ----------
+    areas
+        Polygons in a projected CRS (metres), with ``area_name``.
+    zoom
+        The map's zoom; None keeps every label.
+    size_px
+        Text size in pixels.
 
     Returns
     -------
-    pdk.Layer
-        A ``TextLayer`` with id ``labels-<level>``; names come from the place.
+    pd.DataFrame
+        ``lon``, ``lat`` (EPSG:4326, 5 decimals) and ``label``, indexed by area code, in
+        the input order; ``attrs["dropped"]`` counts the labels left out.
     """
-    areas = place.areas(level)
     pts = gpd.GeoSeries(areas.geometry.representative_point(), crs=areas.crs).to_crs(DISPLAY_CRS)
     df = pd.DataFrame(
         {
             "lon": pts.x.round(5).to_numpy(),
             "lat": pts.y.round(5).to_numpy(),
             "label": areas["area_name"].astype(str).to_numpy(),
-        }
+        },
+        index=areas.index,
     )
+    if zoom is None or df.empty:
+        df.attrs["dropped"] = 0
+        return df
+    keep = thin_labels(
+        df["lon"].to_numpy(),
+        df["lat"].to_numpy(),
+        df["label"].tolist(),
+        areas.geometry.area.to_numpy(),
+        zoom=zoom,
+        size_px=size_px,
+        padding_px=LABEL_PADDING_PX,
+    )
+    out = df.loc[keep]
+    out.attrs["dropped"] = int((~keep).sum())
+    return out
+
+
+def label_layer(
+    place: Place,
+    level: str,
+    *,
+    size_px: int = LABEL_SIZE_PX,
+    layer_id: str | None = None,
+    zoom: float | None = None,
+) -> pdk.Layer:
+    """
+    The names of a level's areas at a point inside each (a pydeck TextLayer), for the offline base.
+
+    Parameters
+    ----------
+    place
+        The place; names and polygons come from ``place.areas(level)``.
+    level
+        The level whose areas are named.
+    size_px
+        Text size in pixels.
+    layer_id
+        The layer's id; ``labels-<level>`` by default.
+    zoom
+        The zoom the map opens at: labels that would overlap there are left out
+        (:func:`label_points`, larger areas kept first). None draws every name.
+
+    Returns
+    -------
+    pdk.Layer
+        A ``TextLayer`` with id ``labels-<level>``.
+    """
+    df = label_points(place.areas(level), zoom=zoom, size_px=size_px).reset_index(drop=True)
     return pdk.Layer(
         "TextLayer",
         data=df,
@@ -783,6 +843,6 @@ def label_layer(
         # SDF fonts, which software WebGL draws as a black map)
         background=True,
         get_background_color=[255, 255, 255, 200],
-        background_padding=[3, 1],
+        background_padding=list(LABEL_PADDING_PX),
         pickable=False,
     )

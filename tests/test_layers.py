@@ -4,7 +4,8 @@ import re
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from shapely.geometry import box
+import pytest
+from shapely.geometry import Point, Polygon, box
 
 from placekit import layers as pl
 
@@ -244,3 +245,241 @@ def test_html_export_keeps_hostile_names_inside_the_data(place):
     html_text = pl.map_html(d, attributions=place.attributions)
     assert "<script>window.pwned" not in html_text
     assert "\\u003c/script\\u003e" in html_text
+
+
+# ----------------------------------------------------------------- labels that do not collide
+class _Areas:
+    """A stand-in place whose ``areas(level)`` is a hand-made frame."""
+
+    def __init__(self, frame):
+        self.frame = frame
+
+    def areas(self, level):
+        return self.frame
+
+
+def _two_named_squares():
+    # "Zeta" (800 m square) and "Beta" (400 m square) side by side; their label points
+    # (the squares' centres) are 600 m apart east-west at about 53.38 N
+    big = box(435000, 387000, 435800, 387800)
+    small = box(435800, 387200, 436200, 387600)
+    return gpd.GeoDataFrame(
+        {"area_name": ["Beta", "Zeta"]},
+        geometry=[small, big],
+        crs="EPSG:27700",
+        index=["b", "z"],
+    )
+
+
+def test_mercator_pixels_and_label_boxes_handworked():
+    from placekit._cartography import label_boxes_px, lonlat_to_px
+
+    x, y = lonlat_to_px(np.array([0.0, 180.0, -90.0]), np.array([0.0, 0.0, 0.0]), 0)
+    assert x.tolist() == [256.0, 512.0, 128.0] and y.tolist() == [256.0, 256.0, 256.0]
+    x1, _ = lonlat_to_px(np.array([1.0]), np.array([0.0]), 11)
+    assert x1[0] - 256 * 2**11 == pytest.approx(
+        512 * 2**11 / 360
+    )  # one degree of longitude at zoom 11
+    w, h = label_boxes_px(["Zeta", "Mosborough"], size_px=13)
+    assert w.tolist() == [4 * 0.6 * 13 + 6, 10 * 0.6 * 13 + 6] and h.tolist() == [15.0, 15.0]
+
+
+def test_labels_dropped_at_city_zoom_and_kept_zoomed_in():
+    areas = _two_named_squares()
+    # at zoom 11 a metre is 1 / 22.8 px here: 600 m is 26 px, less than the half-widths
+    # of "Zeta" and "Beta" (18.6 + 18.6 = 37.2 px), so the boxes overlap; at zoom 15, 421 px
+    at11 = pl.label_points(areas, zoom=11)
+    assert at11["label"].tolist() == ["Zeta"]  # the larger area wins, though "Beta" sorts first
+    assert at11.attrs["dropped"] == 1
+    at15 = pl.label_points(areas, zoom=15)
+    assert at15["label"].tolist() == ["Beta", "Zeta"] and at15.attrs["dropped"] == 0
+    assert len(pl.label_points(areas, zoom=None)) == 2  # None keeps every name
+    spec = pl.label_layer(_Areas(areas), "ward", zoom=11)
+    assert spec.id == "labels-ward" and [d["label"] for d in spec.data] == ["Zeta"]
+    assert spec.background_padding == [3, 1]
+
+
+def test_label_ties_go_by_name():
+    from placekit._cartography import thin_labels
+
+    keep = thin_labels(
+        np.array([-1.47, -1.4701]),
+        np.array([53.38, 53.38]),
+        ["Walkley", "Crookes"],
+        np.array([1.0, 1.0]),
+        zoom=11,
+        size_px=13,
+    )
+    assert keep.tolist() == [False, True]
+
+
+def test_ward_labels_kept_do_not_overlap(place):
+    from placekit._cartography import label_boxes_px, lonlat_to_px
+
+    view = pl.view_for(place.lsoa)
+    areas = place.areas("ward")
+    kept = pl.label_points(areas, zoom=view.zoom)
+    assert 0 < len(kept) < len(areas) and kept.attrs["dropped"] == len(areas) - len(kept)
+    x, y = lonlat_to_px(kept["lon"].to_numpy(), kept["lat"].to_numpy(), view.zoom)
+    w, h = label_boxes_px(kept["label"].tolist(), size_px=13)
+    for i in range(len(kept)):
+        for j in range(i):
+            assert abs(x[i] - x[j]) >= (w[i] + w[j]) / 2 or abs(y[i] - y[j]) >= (h[i] + h[j]) / 2
+    # the largest ward is always named; zoomed in three levels, every ward is
+    assert areas.geometry.area.idxmax() in kept.index
+    assert pl.label_points(areas, zoom=view.zoom + 3).attrs["dropped"] == 0
+
+
+# -------------------------------------------------------------- shared edges stay shared
+def _squares_with_wiggly_shared_edge():
+    # two 100 m squares meeting along a wiggly edge x = 100 + 6 sin(y / 7); the left ring
+    # starts half way up that edge, so simplifying each ring alone treats it differently
+    x0, y0 = 435000.0, 387000.0
+    ys = np.arange(0, 101, 5.0)
+    edge = [(x0 + 100 + 6 * np.sin(yy / 7.0), y0 + yy) for yy in ys]
+    left = Polygon([*edge[9:], (x0, y0 + 100), (x0, y0), *edge[:9]])
+    right = Polygon([*edge, (x0 + 200, y0 + 100), (x0 + 200, y0)])
+    return gpd.GeoDataFrame(
+        {"area_name": ["left", "right"]}, geometry=[left, right], crs="EPSG:27700", index=["l", "r"]
+    )
+
+
+def _holes_m2(geom):
+    return sum(Polygon(r).area for p in getattr(geom, "geoms", [geom]) for r in p.interiors)
+
+
+def test_coverage_simplify_leaves_no_slivers():
+    import shapely
+
+    from placekit._cartography import simplify_coverage
+
+    g = _squares_with_wiggly_shared_edge()
+    assert g.area.sum() == pytest.approx(20_000.0)
+    alone = g.geometry.simplify(10.0).to_numpy()  # what the app served before
+    u = shapely.union_all(alone)
+    assert shapely.area(alone).sum() - u.area > 100  # the two disagree: overlap ...
+    assert _holes_m2(u) > 10  # ... and a gap between them
+    shared = simplify_coverage(g.geometry.to_numpy(), 10.0)
+    u = shapely.union_all(shared)
+    assert shapely.area(shared).sum() == pytest.approx(u.area, abs=1e-6)
+    assert u.area == pytest.approx(20_000.0, abs=1e-6) and _holes_m2(u) == 0
+    assert shapely.area(shapely.intersection(shared[0], shared[1])) == pytest.approx(0, abs=1e-9)
+    assert shapely.get_num_coordinates(shared).tolist() == [9, 9]  # and it did simplify
+
+
+def test_display_geometry_keeps_shared_edges_after_reprojection():
+    import shapely
+
+    g = pl._to_display(_squares_with_wiggly_shared_edge(), 10.0, coverage=True)
+    a, b = g.geometry.to_numpy()
+    # the coordinates of the shared edge are identical in EPSG:4326 (rounded the same way)
+    common = set(a.exterior.coords) & set(b.exterior.coords)
+    assert len(common) == 6  # the 6 vertices kept on the shared edge, 2 of them its ends
+    assert shapely.area(shapely.intersection(a, b)) == 0
+
+
+def test_overlapping_polygons_fall_back_to_simplifying_each():
+    import shapely
+
+    from placekit._cartography import simplify_coverage
+
+    zig = [(x, 5 * (x % 20 == 10)) for x in range(0, 201, 10)]
+    a = Polygon([*zig, (200, 100), (0, 100)])
+    b = shapely.affinity.translate(a, 50, 30)  # overlaps a by a large area: not a coverage
+    out = simplify_coverage([a, b, None], 8.0)
+    assert out[2] is None
+    expect = shapely.simplify(np.array([a, b]), 8.0, preserve_topology=True)
+    assert [g.equals(e) for g, e in zip(out[:2], expect, strict=True)] == [True, True]
+
+
+def test_near_coverage_is_cleaned_before_simplifying():
+    import shapely
+
+    from placekit._cartography import simplify_coverage
+
+    # the right square has a vertex on the shared edge the left one lacks (edge not matched)
+    left = Polygon([(0, 0), (100, 0), (100, 100), (0, 100)])
+    right = Polygon([(100, 0), (200, 0), (200, 100), (100, 100), (100, 40)])
+    assert not shapely.coverage_is_valid([left, right])
+    out = simplify_coverage([left, right], 5.0)
+    u = shapely.union_all(out)
+    assert u.area == pytest.approx(20_000.0) and shapely.area(out).sum() == pytest.approx(u.area)
+
+
+def test_sheffield_lsoas_served_without_slivers(place):
+    import shapely
+
+    raw = place.lsoa[["area_name", "geometry"]]
+    raw_holes_m2 = _holes_m2(shapely.union_all(raw.geometry.to_numpy()))
+
+    def gaps_and_overlaps_m2(coverage):
+        served = pl._to_display(raw, pl.DISPLAY_SIMPLIFY_M, coverage=coverage)
+        assert served.index.equals(raw.index)
+        # back in metres; rounding to 5 decimals can leave a ring touching itself
+        geoms = shapely.make_valid(served.to_crs(raw.crs).geometry.to_numpy())
+        u = shapely.union_all(geoms)
+        return _holes_m2(u) - raw_holes_m2, shapely.area(geoms).sum() - u.area
+
+    gaps_m2, overlaps_m2 = gaps_and_overlaps_m2(True)
+    assert gaps_m2 < 1.0 and overlaps_m2 < 100.0  # only the 1 m rounding of coordinates
+    before_gaps_m2, before_overlaps_m2 = gaps_and_overlaps_m2(False)
+    assert before_gaps_m2 > 100_000 and before_overlaps_m2 > 100_000  # over 1 km2 each
+
+
+# ------------------------------------------------------------------------------- views
+def _zoom_fits(bounds_ll, zoom, width_px, height_px):
+    from placekit._cartography import lonlat_to_px
+
+    x, y = lonlat_to_px(np.array(bounds_ll[::2]), np.array(bounds_ll[1::2]), zoom)
+    return abs(x[1] - x[0]), abs(y[1] - y[0])
+
+
+def test_search_view_shows_the_area_and_its_neighbours():
+    from types import SimpleNamespace
+
+    ward = gpd.GeoDataFrame(
+        {"area_name": ["W"]}, geometry=[box(430000, 385000, 435000, 390000)], crs=27700, index=["w"]
+    )
+    hit = SimpleNamespace(level="ward", code="w", lon=-1.53, lat=53.37)
+    v = pl.search_view(_Areas(ward), hit, width_px=900, height_px=560)
+    assert (v.longitude, v.latitude) == (-1.53, 53.37)  # centred on the hit's point
+    # a 5 km square padded x3 is 15 km: at 53.4 N that fits 560 px high at zoom about 10.6
+    assert 10.5 < v.zoom < 10.75
+    w_px, h_px = _zoom_fits(ward.to_crs(4326).total_bounds, v.zoom, 900, 560)
+    assert 0.3 * 560 < h_px <= 560 / 3 and w_px < 900 / 3
+    lsoa = gpd.GeoDataFrame(
+        {"area_name": ["L"]}, geometry=[box(435000, 387000, 435500, 387500)], crs=27700, index=["l"]
+    )
+    near = pl.search_view(
+        _Areas(lsoa), SimpleNamespace(level="lsoa", code="l", lon=-1.47, lat=53.38)
+    )
+    assert near.zoom == 13.5  # a 500 m LSOA padded x3 would be 14.5
+    nowhere = SimpleNamespace(level="lsoa", code="", lon=-1.4, lat=53.3)
+    assert pl.search_view(_Areas(lsoa), nowhere).zoom == 13.5
+
+
+def test_search_view_from_a_real_postcode(place):
+    from placekit import workflows as wf
+
+    pc = str(place.postcodes().index[0])
+    hit = wf.search_place(place, pc)
+    v = pl.search_view(place, hit)
+    assert v.zoom <= 13.5 and v.zoom > pl.view_for(place.lsoa).zoom
+    assert (v.longitude, v.latitude) == (hit.lon, hit.lat)
+
+
+def test_change_view_fits_the_changed_areas_and_sites():
+    t = _grid([0.0] * 10)  # ten 100 m squares in a row
+    change = pd.Series([0, 0, -2.0, 0, 0, 0, 0, 0, 1.5, np.nan], index=t.index)
+    v = pl.change_view(t, change, width_px=560, height_px=420, max_zoom=20)
+    b = t.loc[["c2", "c8"]].to_crs(4326).total_bounds
+    assert v.longitude == pytest.approx((b[0] + b[2]) / 2)
+    w_px, _ = _zoom_fits(b, v.zoom, 560, 420)
+    assert 560 / 1.2 * 0.85 < w_px <= 560 / 1.2  # 700 m padded 1.2 times fills the width
+    assert pl.change_view(t, change).zoom == 14.0  # capped
+    assert pl.change_view(t, change * 0) is None  # nothing changed: the whole place
+    site = gpd.GeoSeries([Point(431500, 380050)], crs=27700)  # a new site east of the row
+    with_site = pl.change_view(t, change * 0, points=site, max_zoom=20)
+    assert with_site.longitude == pytest.approx(site.to_crs(4326).x.iloc[0])
+    wide = pl.change_view(t, change, points=site, max_zoom=20)
+    assert wide.zoom < v.zoom
