@@ -13,7 +13,7 @@ from placekit import workflows
 workflows.cap_threads()  # one process serves every session: keep BLAS/OpenMP pools small
 
 import placekit  # noqa: E402
-from sections import SECTIONS  # noqa: E402
+import sections  # noqa: E402
 from sections._common import base_place, known_packs  # noqa: E402
 
 st.set_page_config(page_title="placekit", layout="wide")
@@ -50,6 +50,7 @@ st.title("placekit — where should we act upstream?")
 st.caption(placekit.AREA_LEVEL_CAVEAT)
 # One section runs at a time (a radio, not st.tabs, which would run every section every rerun)
 section = st.radio(
-    "Section", list(SECTIONS), horizontal=True, key="section", label_visibility="collapsed"
+    "Section", list(sections.SECTIONS), horizontal=True, key="section", label_visibility="collapsed"
 )
-SECTIONS[section]()
+sections.render(section)  # imports the section on its first visit
+sections.preload()  # then the other sections, in the background, while the page is read

@@ -7,41 +7,93 @@ target prevention. Every result is an area-level association, never an
 individual's risk.
 """
 
-from placekit import (
-    accessibility,
-    audit,
-    batch,
-    catalogue,
-    change,
-    clustering,
-    config,
-    disclosure,
-    drivers,
-    england,
-    errors,
-    export,
-    harmonise,
-    layers,
-    network,
-    origins,
-    overview,
-    pack,
-    packbuild,
-    pilots,
-    place,
-    profile,
-    report,
-    scenarios,
-    spc,
-    targeting,
-    text,
-    timeseries,
-    userdata,
-)
+from typing import TYPE_CHECKING
+
 from placekit.catalogue import Catalogue, load_catalogue
 from placekit.errors import CRSError, DataError, PlacekitError, SchemaError
 from placekit.pack import Pack, open_pack
 from placekit.place import Place, load_place
+
+# Submodules load on first use (PEP 562): ``import placekit`` stays cheap, and the app's first
+# map does not wait for scikit-learn, Dask or matplotlib. ``placekit.accessibility`` and
+# ``from placekit import accessibility`` work as before.
+_SUBMODULES = (
+    "accessibility",
+    "audit",
+    "batch",
+    "catalogue",
+    "change",
+    "clustering",
+    "config",
+    "disclosure",
+    "drivers",
+    "england",
+    "errors",
+    "export",
+    "harmonise",
+    "layers",
+    "network",
+    "origins",
+    "overview",
+    "pack",
+    "packbuild",
+    "pilots",
+    "place",
+    "profile",
+    "report",
+    "scenarios",
+    "spc",
+    "targeting",
+    "text",
+    "timeseries",
+    "userdata",
+)
+if TYPE_CHECKING:
+    from placekit import (
+        accessibility,
+        audit,
+        batch,
+        catalogue,
+        change,
+        clustering,
+        config,
+        disclosure,
+        drivers,
+        england,
+        errors,
+        export,
+        harmonise,
+        layers,
+        network,
+        origins,
+        overview,
+        pack,
+        packbuild,
+        pilots,
+        place,
+        profile,
+        report,
+        scenarios,
+        spc,
+        targeting,
+        text,
+        timeseries,
+        userdata,
+    )
+
+
+def __getattr__(name: str) -> object:
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"placekit.{name}")
+    msg = f"module 'placekit' has no attribute {name!r}"
+    raise AttributeError(msg)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_SUBMODULES})
+
 
 __all__ = [
     "AREA_LEVEL_CAVEAT",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -77,6 +77,11 @@ class Catalogue:
     """
 
     table: pd.DataFrame
+    #: Rows already looked up (``table.loc`` costs ~50 us; the app asks for labels thousands of
+    #: times a run). Filled on demand; the catalogue is immutable, so it never goes stale.
+    _rows: dict[str, pd.Series] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __contains__(self, indicator_id: object) -> bool:
         """Whether ``indicator_id`` is in the catalogue."""
@@ -93,7 +98,7 @@ class Catalogue:
 
     def row(self, indicator_id: str) -> pd.Series:
         """
-        Metadata of one indicator.
+        Metadata of one indicator (the same object on every call: read it, do not change it).
 
         Raises
         ------
@@ -108,7 +113,10 @@ class Catalogue:
                 "Run `placekit indicators` to list them all."
             )
             raise DataError(msg)
-        return self.table.loc[indicator_id]
+        hit = self._rows.get(indicator_id)
+        if hit is None:
+            hit = self._rows[indicator_id] = self.table.loc[indicator_id]
+        return hit
 
     def by_theme(self, themes: str | list[str]) -> list[str]:
         """

@@ -1,7 +1,9 @@
 """Class breaks for maps, by :mod:`mapclassify`, with legends in plain words.
 
-Two schemes: quantiles (the default; ties collapse to fewer, distinct classes)
-and Fisher-Jenks natural breaks (:class:`mapclassify.FisherJenks`; above
+Two schemes: quantiles (the default; ties collapse to fewer, distinct classes;
+computed as ``mapclassify.Quantiles`` does, by :func:`quantile_bins`, so the first
+map does not wait 2.5 s to import mapclassify) and Fisher-Jenks natural breaks
+(:class:`mapclassify.FisherJenks`; above
 :data:`MAX_JENKS_N` values an even quantile sample of them is classified, so a
 national map stays quick without numba). A value belongs to the first class
 whose upper bound it does not exceed.
@@ -15,13 +17,35 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-with warnings.catch_warnings():  # "Numba not installed": the pure-Python path is fine here
-    warnings.simplefilter("ignore")
-    import mapclassify
+
+def _mapclassify() -> Any:
+    """mapclassify, imported on first use (it pulls in scikit-learn and matplotlib: 2.5 s)."""
+    with warnings.catch_warnings():  # "Numba not installed": the pure-Python path is fine here
+        warnings.simplefilter("ignore")
+        import mapclassify
+
+    return mapclassify
+
+
+def quantile_bins(x: np.ndarray, k: int) -> np.ndarray:
+    """
+    Upper bounds of ``k`` quantile classes, exactly as ``mapclassify.Quantiles`` computes them.
+
+    The same percentiles (``100/k`` steps, the last clipped to 100), linear
+    interpolation and collapsing of repeated bounds, without importing
+    mapclassify, so the first map of a session does not wait for it.
+    """
+    w = 100.0 / k
+    p = np.arange(w, 100 + w, w)
+    if p[-1] > 100.0:
+        p[-1] = 100.0
+    return np.unique(np.percentile(np.asarray(x, dtype=float), p))
+
 
 __all__ = [
     "MISSING",
@@ -33,6 +57,7 @@ __all__ = [
     "breaks",
     "classify",
     "fmt_value",
+    "quantile_bins",
     "suppressed_label",
 ]
 
@@ -98,9 +123,9 @@ def breaks(values: np.ndarray, *, k: int, scheme: str = "quantiles") -> list[flo
         warnings.simplefilter("ignore")
         if scheme == "natural_breaks":
             sample = x if x.size <= MAX_JENKS_N else np.quantile(x, np.linspace(0, 1, MAX_JENKS_N))
-            bins = mapclassify.FisherJenks(sample, k=k).bins
+            bins = _mapclassify().FisherJenks(sample, k=k).bins
         else:
-            bins = mapclassify.Quantiles(x, k=k).bins
+            bins = quantile_bins(x, k)
     out = [float(b) for b in np.unique(np.asarray(bins, dtype=float))]
     out[-1] = max(out[-1], float(x.max()))
     return out

@@ -52,7 +52,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1094,6 +1094,11 @@ class ScenarioEngine:
         distinguishable from zero, no point change is given (NaN) and a note says so.
     progress
         Passed to the network build.
+    effect_store
+        Optional ``store(key, build)`` that returns a saved effect for ``key`` or
+        calls ``build()`` and saves its result (e.g. a per-pack disk cache, so the
+        first Apply of a server does not refit the effect model). ``key`` names the
+        demand and the access column.
     """
 
     def __init__(
@@ -1103,6 +1108,7 @@ class ScenarioEngine:
         mode: str = "walk",
         demand: str | pd.Series | None = None,
         progress: object | None = None,
+        effect_store: Callable[[str, Callable[[], Any]], Any] | None = None,
     ):
         if mode not in MODES:
             msg = f"mode must be one of {', '.join(MODES)}; got {_describe(mode)}."
@@ -1115,6 +1121,7 @@ class ScenarioEngine:
         self.origins: Origins = place.origins(mode)
         self.demand = demand
         self._effects: dict[str, Any] = {}
+        self._effect_store = effect_store
         self._fac: dict[str, FacilitySet] = {}
         self._base: dict[str, NearestState] = {}
         self._base_min: dict[str, np.ndarray] = {}
@@ -1400,11 +1407,16 @@ class ScenarioEngine:
             from placekit.effects import estimate_access_effect
 
             col = f"{facility}_{self.mode}_min"
-            self._effects[facility] = (
-                estimate_access_effect(self.place, self.demand, col, random_state=0)
-                if col in self.place.indicators.columns
-                else None
-            )
+            if col not in self.place.indicators.columns:
+                self._effects[facility] = None
+                return None
+            demand = self.demand
+
+            def build() -> Any:
+                return estimate_access_effect(self.place, demand, col, random_state=0)
+
+            store = self._effect_store if isinstance(demand, str) else None  # ids only
+            self._effects[facility] = store(f"{demand}|{col}", build) if store else build()
         return self._effects[facility]
 
     def _demand_changes(

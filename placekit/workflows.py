@@ -100,9 +100,11 @@ def cap_threads(n: int | None = None) -> int:
     """
     Cap every native thread pool of this process (idempotent).
 
-    Sets ``OMP_NUM_THREADS`` and friends for libraries loaded later, loads
-    scikit-learn's OpenMP runtime, then limits the pools already loaded with
-    :func:`threadpoolctl.threadpool_limits`.
+    Sets ``OMP_NUM_THREADS`` and friends, which libraries loaded later (e.g.
+    scikit-learn's OpenMP runtime) read when they load, then limits the pools
+    already loaded (numpy's BLAS) with :func:`threadpoolctl.threadpool_limits`.
+    It does not import scikit-learn: the app's first map does not need it, and
+    the heavy calls are wrapped in a per-thread limit as well.
 
     Parameters
     ----------
@@ -125,7 +127,6 @@ def cap_threads(n: int | None = None) -> int:
         "VECLIB_MAXIMUM_THREADS",
     ):
         os.environ.setdefault(var, str(limit))
-    import sklearn.cluster  # noqa: F401  (loads the OpenMP runtime so it is capped too)
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=limit)
@@ -589,10 +590,18 @@ def sensitivity(
 
 
 def scenario_engine(
-    place: Place, *, demand: str | None = None, progress: Progress | None = None
+    place: Place,
+    *,
+    demand: str | None = None,
+    progress: Progress | None = None,
+    use_cache: bool = True,
 ) -> Any:
     """
     A :class:`placekit.scenarios.ScenarioEngine` on the place with its walk access added.
+
+    The effect of access on ``demand`` (a double machine learning fit, 1-4 s per
+    facility type) is saved once per pack on disk and read back by later servers;
+    an uploaded demand (``user_`` ids) is never saved.
 
     Returns
     -------
@@ -602,8 +611,15 @@ def scenario_engine(
     from placekit.scenarios import ScenarioEngine
 
     full = with_access(place, progress=progress)
+    def saved(key: str, build: Callable[[], Any]) -> Any:
+        with _limited():
+            return _cached(full, "access_effect", (key,), build, use=use_cache)[0]
+
+    # an uploaded demand never goes to disk
+    store = saved if demand is not None and not demand.startswith("user_") else None
+
     with _limited():
-        return ScenarioEngine(full, demand=demand, progress=progress)
+        return ScenarioEngine(full, demand=demand, progress=progress, effect_store=store)
 
 
 # ----------------------------------------------------------------------------- the table

@@ -1,40 +1,60 @@
-"""The app's sections, one module each; ``SECTIONS`` maps the name shown to its ``render``."""
+"""The app's sections, one module each, imported when first shown.
+
+``SECTIONS`` maps the name shown to the module that draws it (each module has
+``NAME`` and ``render()``). :func:`render` imports a section on its first visit,
+so the first map waits only for the map explorer's imports; :func:`preload`
+imports the others in the background once the first page is drawn.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+import threading
+from types import ModuleType
 
-from sections import (
-    drivers,
-    england,
-    explorer,
-    export,
-    localities,
-    pilots,
-    prevention,
-    scenarios,
-    table,
-    trends,
-    types,
-    your_data,
-)
-
-SECTIONS: dict[str, Callable[[], None]] = {
-    m.NAME: m.render
-    for m in (
-        explorer,
-        table,
-        localities,
-        types,
-        drivers,
-        prevention,
-        scenarios,
-        pilots,
-        trends,
-        england,
-        your_data,
-        export,
-    )
+#: Name shown -> module under ``sections/``, in the order the app lists them.
+SECTIONS: dict[str, str] = {
+    "Map explorer": "explorer",
+    "Table": "table",
+    "Localities": "localities",
+    "Neighbourhood types": "types",
+    "Drivers": "drivers",
+    "Prevention": "prevention",
+    "Scenarios": "scenarios",
+    "Pilots": "pilots",
+    "Trends": "trends",
+    "England": "england",
+    "Your data": "your_data",
+    "Export": "export",
 }
 
-__all__ = ["SECTIONS"]
+_preloading = threading.Lock()
+_preloaded = False
+
+
+def module(name: str) -> ModuleType:
+    """The module of the section shown as ``name`` (imported on first use)."""
+    return importlib.import_module(f"sections.{SECTIONS[name]}")
+
+
+def render(name: str) -> None:
+    """Draw the section shown as ``name``."""
+    module(name).render()
+
+
+def _import_all() -> None:
+    for mod in SECTIONS.values():
+        importlib.import_module(f"sections.{mod}")
+
+
+def preload() -> None:
+    """Import every section in a background thread, once per server process."""
+    global _preloaded
+    with _preloading:
+        if _preloaded:
+            return
+        _preloaded = True
+    threading.Thread(target=_import_all, name="placekit-preload", daemon=True).start()
+
+
+__all__ = ["SECTIONS", "module", "preload", "render"]

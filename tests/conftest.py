@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import pickle
+
 import pytest
 
 from placekit.config import data_dir
@@ -34,11 +38,25 @@ def region_sources(pack_dir):
 
 @pytest.fixture(scope="session")
 def rotherham_build(region_sources, tmp_path_factory):
-    """A Rotherham pack cut from the regional sources once per session, and the build's report."""
+    """
+    A Rotherham pack cut from the regional sources once per run, and the build's report.
+
+    Under pytest-xdist every worker has its own session; the first to arrive builds
+    the pack in the run's shared temporary folder while holding a lock, and the
+    others wait and read it (the report is pickled beside it).
+    """
     from placekit.packbuild import build_pack
 
-    out = tmp_path_factory.mktemp("packs") / "rotherham"
-    rep = build_pack(region_sources, ["E08000018"], out, margin_km=1.0, prebuild=("walk",))
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    out, saved = shared / "packs" / "rotherham", shared / "packs" / "rotherham-report.pkl"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with (shared / "packs" / ".rotherham.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if saved.is_file():
+            return out, pickle.loads(saved.read_bytes())
+        rep = build_pack(region_sources, ["E08000018"], out, margin_km=1.0, prebuild=("walk",))
+        saved.write_bytes(pickle.dumps(rep))
     return out, rep
 
 

@@ -144,3 +144,27 @@ def test_prepared_place_cached_on_disk(tmp_path, monkeypatch, place):
     files[0].write_bytes(b"not a pickle")  # damaged: rebuilt, not trusted
     c = wf.prepared_place()
     assert list(c.lsoa.index) == list(place.lsoa.index)
+
+
+def test_scenario_effect_fitted_once_per_pack(place, walk_net, tmp_path, monkeypatch):
+    """The access effect behind a scenario is saved on disk: a new engine does not refit it."""
+    from placekit import effects
+
+    monkeypatch.setenv("PLACEKIT_CACHE", str(tmp_path))
+    fits: list[str] = []
+    real = effects.estimate_access_effect
+
+    def counting(*args, **kwargs):
+        fits.append(args[2])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(effects, "estimate_access_effect", counting)
+    first = wf.scenario_engine(place, demand="bad_health_pct").effect("gp")
+    again = wf.scenario_engine(place, demand="bad_health_pct").effect("gp")
+    assert fits == ["gp_walk_min"]  # fitted by the first engine only
+    assert (again.estimate, again.lower, again.upper) == (first.estimate, first.lower, first.upper)
+    assert len(list(tmp_path.glob("workflows_*_access_effect_*.pkl"))) == 1
+    wf.scenario_engine(place, demand="bad_health_pct", use_cache=False).effect("gp")
+    assert fits == ["gp_walk_min", "gp_walk_min"]  # no cache: fitted again
+    # an uploaded demand is never written to disk
+    assert wf.scenario_engine(place, demand="user_referrals")._effect_store is None
