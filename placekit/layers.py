@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BIVARIATE_COLOURS",
+    "MAIN_ROADS",
     "SEQUENTIAL",
     "CompactDeck",
     "Legend",
@@ -95,6 +96,8 @@ POINT_COLOURS = {
     "place_of_worship": (110, 110, 160),
     "isochrone": (230, 120, 0),
 }
+#: OSM highway classes drawn above a choropleth (and kept in a prepared place).
+MAIN_ROADS = ("motorway", "trunk", "primary", "secondary")
 #: Change maps: shorter (better) in blues (green is green space), longer (worse) in reds,
 #: no change in light grey.
 BETTER = [(198, 219, 239), (107, 174, 214), (33, 102, 172)]
@@ -564,7 +567,7 @@ def overlay_layers(
     place: Place, localities: gpd.GeoDataFrame | None, roads_on_top: bool = True
 ) -> list[pdk.Layer]:
     """Roads and locality outlines drawn above a choropleth so places stay recognisable."""
-    roads = _to_display(_main_roads(place, ("motorway", "trunk", "primary", "secondary")), 15.0)
+    roads = _to_display(_main_roads(place, MAIN_ROADS), 15.0)
     out = []
     if roads_on_top and not roads.empty:
         out.append(

@@ -207,7 +207,9 @@ def prepared_place(path: str | Path | None = None, *, use_cache: bool = True) ->
     """
     :func:`placekit.load_place`, saved once per pack on disk and read back in milliseconds.
 
-    The saved place includes its England benchmark. The key covers every file of
+    The saved place includes its England benchmark and main roads, and keeps its
+    key in ``place.derived["source_key"]`` (for files derived from it, such as the
+    app's served map geometry). The key covers every file of
     the pack and of its England tables, and placekit's own modules and package
     data (the catalogue, shipped manifests), so an edited pack or a new release
     of placekit loads afresh; a damaged file is deleted and rebuilt.
@@ -224,19 +226,25 @@ def prepared_place(path: str | Path | None = None, *, use_cache: bool = True) ->
     if not use_cache:
         return load_place(folder)
     safe = "".join(c if c.isalnum() else "_" for c in folder.name.lower())[:30]
-    cache = cache_dir() / f"workflows_{safe}_place_{_source_key(folder)}_{CACHE_VERSION}.pkl"
+    key = _source_key(folder)
+    cache = cache_dir() / f"workflows_{safe}_place_{key}_{CACHE_VERSION}.pkl"
     if cache.is_file():
         try:
             with cache.open("rb") as fh:
                 place = pickle.load(fh)
             if isinstance(place, Place):
+                place.derived["source_key"] = key
                 return place
         except Exception:  # damaged or from an incompatible library: rebuild it
             pass
         with contextlib.suppress(OSError):
             cache.unlink()
+    from placekit.layers import MAIN_ROADS
+
     place = load_place(folder)
     place.england()  # the England benchmark (3-4 s to read) is kept in the saved place too
+    place.roads(MAIN_ROADS)  # and the main roads every map draws (1 s to read)
+    place.derived["source_key"] = key
     _save(cache, place)
     return place
 
