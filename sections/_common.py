@@ -77,11 +77,17 @@ def top_layers(pack: str, level: str) -> list[Any]:
 
 
 @st.cache_resource(show_spinner=False)
-def labels(pack: str, level: str) -> list[Any]:
-    """Names of ``level``'s areas drawn on the base (none for LSOAs: too many to read)."""
+def labels(pack: str, level: str, zoom: float | None = None) -> list[Any]:
+    """
+    Names of ``level``'s areas drawn on the base (none for LSOAs: too many to read).
+
+    Names that would overlap at ``zoom`` (the map's opening zoom; by default the whole
+    place's) are left out, larger areas named first.
+    """
     if level in ("", "lsoa"):
         return []
-    return [pl.label_layer(base_place(pack), level)]
+    z = place_view(pack).zoom if zoom is None else zoom
+    return [pl.label_layer(base_place(pack), level, zoom=round(float(z), 2))]
 
 
 @st.cache_resource(show_spinner=False)

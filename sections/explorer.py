@@ -120,9 +120,7 @@ def render() -> None:
     if query.strip():
         try:
             hit = wf.search_place(place, query)
-            view = pdk.ViewState(
-                longitude=hit.lon, latitude=hit.lat, zoom=14 if hit.level == "lsoa" else 12.5
-            )
+            view = pl.search_view(place, hit)  # the found area and its neighbours
             found = [
                 pdk.Layer(
                     "ScatterplotLayer",
@@ -154,7 +152,7 @@ def render() -> None:
         under, over = static_base(c.pack, level)
         st.pydeck_chart(
             pl.deck(
-                [*under, layer, *over, *extra, *labels(c.pack, lab_level), *found],
+                [*under, layer, *over, *extra, *labels(c.pack, lab_level, view.zoom), *found],
                 view,
                 tooltip=tooltip,
             ),

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
+import geopandas as gpd
 import streamlit as st
 
 from placekit import layers as pl
 from placekit import workflows as wf
+from placekit.config import WORKING_CRS
 from placekit.errors import PlacekitError
-from placekit.scenarios import INTERVENTIONS, SCHEMA_VERSION, parse_scenario, validate_scenario
+from placekit.scenarios import (
+    INTERVENTIONS,
+    SCHEMA_VERSION,
+    ScenarioEngine,
+    parse_scenario,
+    validate_scenario,
+)
 from placekit.text import md_escape
 from sections._common import (
     FACILITY_CHOICES,
@@ -33,6 +42,17 @@ KIND_WORDS = {
     "improve_greenspace": "improve green space",
 }
 ISO_RGB = pl.POINT_COLOURS["isochrone"]
+EXTENT_WORDS = {"change": "where it changed", "whole": "whole place"}
+
+
+def added_sites(engine: ScenarioEngine, scenario: dict[str, Any]) -> gpd.GeoSeries:
+    """The sites a scenario adds or moves a facility to (EPSG:27700), for the change map's view."""
+    xy = [
+        engine.locate(it)
+        for it in scenario.get("interventions", [])
+        if it.get("type") in ("add_facility", "move_facility")
+    ]
+    return gpd.GeoSeries.from_xy([x for x, _ in xy], [y for _, y in xy], crs=WORKING_CRS)
 
 
 def change_words(col: str) -> str:
@@ -277,15 +297,36 @@ def render() -> None:
             iso = scenario_isochrones(
                 PACK, json.dumps(res.scenario, sort_keys=True), scn_demand, float(threshold)
             )
-            changed = a.index[a[show].abs() > 1e-9]
-            zoom = (
-                pl.view_for(place.lsoa.loc[changed], width_px=560, height_px=420)
-                if len(changed)
-                else c.view(560, 420)
+            extent = st.radio(
+                "Map shows",
+                list(EXTENT_WORDS),
+                horizontal=True,
+                key="scn_extent",
+                format_func=EXTENT_WORDS.__getitem__,
             )
+            # fitted to the areas whose value changed and the sites added or moved
+            zoom = (
+                pl.change_view(
+                    place.lsoa,
+                    a[show],
+                    points=added_sites(scenario_engine(PACK, scn_demand), res.scenario),
+                    width_px=560,
+                    height_px=420,
+                )
+                if extent == "change"
+                else None
+            )
+            if zoom is None:  # the whole place, asked for or nothing changed
+                zoom = c.view(560, 420)
             map_with_legend(
                 c,
-                [*city_base(PACK), clayer, *top_layers(PACK, LOC), *iso, *labels(PACK, LOC)],
+                [
+                    *city_base(PACK),
+                    clayer,
+                    *top_layers(PACK, LOC),
+                    *iso,
+                    *labels(PACK, LOC, zoom.zoom),
+                ],
                 clg,
                 key="scn_map",
                 view=zoom,
