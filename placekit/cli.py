@@ -2,7 +2,9 @@
 
 Arguments are checked before any work starts (see :mod:`placekit._cli_more`).
 Exit status: 0 on success; 2 for a usage error or any :class:`PlacekitError`,
-printed as ``placekit: error: <message>``; 1 for anything unexpected, printed as
+printed as ``placekit: error: <message>`` in the command line's words
+(:func:`placekit.errors.explain` with the ``"cli"`` audience: a fix names a
+``--flag``, never a Python keyword); 1 for anything unexpected, printed as
 a short request to report it (the traceback only with ``PLACEKIT_DEBUG=1``);
 130 when interrupted.
 """
@@ -20,7 +22,7 @@ from typing import Any
 
 from placekit import _cli_batch, _cli_more, _cli_overview, _cli_time
 from placekit._cli_more import check_facilities, check_level, check_out, ids, minutes
-from placekit.errors import DataError, PlacekitError
+from placekit.errors import DataError, PlacekitError, explain
 
 __all__ = ["build_parser", "main"]
 
@@ -229,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PlacekitError as err:
         if debug:
             traceback.print_exc()
-        print(f"placekit: error: {err}", file=sys.stderr)
+        print(f"placekit: error: {explain(err, 'cli')}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print(f"placekit: {command} interrupted; nothing half-written was kept.", file=sys.stderr)

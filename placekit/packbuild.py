@@ -59,7 +59,7 @@ from shapely.geometry.base import BaseGeometry
 
 from placekit import pack as _pack
 from placekit.config import WORKING_CRS
-from placekit.errors import CRSError, DataError, PlacekitError, SchemaError
+from placekit.errors import CRSError, DataError, PlacekitError, SchemaError, explain
 
 __all__ = [
     "LA_COLUMN",
@@ -931,9 +931,9 @@ def _check_out(out: Path, sources: Path, force: bool) -> None:
     if not out.exists():
         return
     if not force:
-        msg = (f"{out} already exists. Pass --force (force=True) to replace it, or choose "
-               "another --out.")
-        raise DataError(msg)
+        msg = f"{out} already exists. Choose another folder to build the pack in."
+        raise DataError(msg, fixes={"cli": "Or add --force to replace it.",
+                                    "library": "Or pass force=True to replace it."})
     if not out.is_dir() or (any(out.iterdir()) and not (out / _pack.MANIFEST_NAME).is_file()):
         msg = (f"{out} exists and is not a place pack (no {_pack.MANIFEST_NAME}); placekit will "
                "not replace it even with --force. Remove it yourself or choose another --out.")
@@ -1346,7 +1346,7 @@ def run_pack_cli(args: argparse.Namespace) -> int:
                          force=args.force, england=getattr(args, "england", None),
                          progress=show, name=getattr(args, "name", None))
     except PlacekitError as err:
-        print(f"placekit: error: {err}", file=sys.stderr)
+        print(f"placekit: error: {explain(err, 'cli')}", file=sys.stderr)
         return 2
     print(rep.summary())
     return 0

@@ -20,7 +20,7 @@ import streamlit as st
 import placekit
 from placekit import layers as pl
 from placekit import workflows as wf
-from placekit.errors import PlacekitError
+from placekit.errors import PlacekitError, explain
 
 ROOT = Path(__file__).resolve().parent.parent
 STATIC_DIR = ROOT / "static"
@@ -297,3 +297,10 @@ def map_with_legend(
 def whole(v: float) -> str:
     """A count of people as a whole number."""
     return f"{round(float(v)):,}"
+
+
+def show_error(err: BaseException | str) -> None:
+    """An error in the app's words (its fix names the app's controls), as ``st.error``."""
+    from placekit.text import md_escape
+
+    st.error(md_escape(err if isinstance(err, str) else explain(err, "app")))

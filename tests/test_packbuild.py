@@ -21,7 +21,7 @@ from shapely.geometry import box
 from tiny_sources import LSOAS, POPULATION, make_tiny_sources, write_grid_osm
 
 from placekit import packbuild
-from placekit.errors import CRSError, DataError, SchemaError
+from placekit.errors import CRSError, DataError, SchemaError, explain
 from placekit.pack import MANIFEST_NAME, ROLES, open_pack, validate_manifest
 
 WEST, EAST = "E09999901", "E09999902"
@@ -286,9 +286,11 @@ def test_two_files_for_one_pattern(sources: Path, tmp_path: Path) -> None:
 
 def test_existing_out_needs_force(west, tiny: Path) -> None:
     out, _rep, _ = west
-    msg = f"{out} already exists. Pass --force (force=True) to replace it"
-    with pytest.raises(DataError, match=re.escape(msg)):
+    msg = f"{out} already exists. Choose another folder to build the pack in."
+    with pytest.raises(DataError) as info:
         packbuild.build_pack(tiny, [WEST], out)
+    assert str(info.value) == f"{msg} Or pass force=True to replace it."
+    assert explain(info.value, "cli") == f"{msg} Or add --force to replace it."
 
 
 def test_force_will_not_replace_a_folder_that_is_not_a_pack(tiny: Path, tmp_path: Path) -> None:
