@@ -45,6 +45,7 @@ __all__ = [
     "AccessResult",
     "AreaTable",
     "Choices",
+    "ResidentialResult",
     "SearchHit",
     "TypologyResult",
     "access_ids",
@@ -58,6 +59,7 @@ __all__ = [
     "least_served",
     "prepared_place",
     "prevention",
+    "residential_geometry",
     "scenario_engine",
     "search_place",
     "sensitivity",
@@ -440,6 +442,69 @@ def facility_options(place: Place, facility: str) -> list[tuple[str, str]]:
     )
     names = layer["name"].astype(str).fillna("").tolist() if "name" in layer.columns else ids
     return [(i, f"{n} ({i})" if n and n != i else i) for i, n in zip(ids, names, strict=True)]
+
+
+# ----------------------------------------------------------------------------- residential
+@dataclass(frozen=True)
+class ResidentialResult:
+    """Areas clipped to where their people live (see :mod:`placekit.residential`)."""
+
+    areas: gpd.GeoDataFrame
+    method: str
+    buffer_m: float
+    seconds: float
+    from_cache: bool
+
+
+def residential_geometry(
+    place: Place, level: str = "lsoa", *, use_cache: bool = True
+) -> ResidentialResult:
+    """
+    The areas of ``level`` clipped to their residential land, built once per pack and cached.
+
+    LSOAs are clipped to the land of the pack's residential origins
+    (:func:`placekit.residential.residential_areas`, its default distances); a
+    coarser level dissolves the (cached) clipped LSOAs.
+
+    Parameters
+    ----------
+    place
+        The place.
+    level
+        ``"lsoa"`` or any of ``place.levels``.
+    use_cache
+        Read and write the per-pack disk cache.
+
+    Returns
+    -------
+    ResidentialResult
+        ``areas`` indexed like ``place.areas(level)`` (``area_name``, ``geometry``,
+        ``area_m2``, ``home_m2``, ``whole``), EPSG:27700; the origins ``method``.
+    """
+    from placekit import residential
+
+    place.codes(level)  # checks the level
+    t0 = time.perf_counter()
+    params = (level, residential.VERSION)
+    if level == "lsoa":
+
+        def build() -> gpd.GeoDataFrame:
+            return residential.residential_areas(place)
+
+    else:
+
+        def build() -> gpd.GeoDataFrame:
+            lsoa = residential_geometry(place, use_cache=use_cache).areas
+            return residential.dissolve_level(lsoa, place.codes(level), place.areas(level))
+
+    areas, hit = _cached(place, "residential", params, build, use=use_cache)
+    return ResidentialResult(
+        areas,
+        str(areas.attrs.get("method", "")),
+        float(areas.attrs.get("buffer_m", 0.0)),
+        time.perf_counter() - t0,
+        hit,
+    )
 
 
 # ----------------------------------------------------------------------------- typology

@@ -154,9 +154,18 @@ def static_base(pack: str, level: str) -> tuple[list[Any], list[Any]]:
 
 
 @st.cache_resource(show_spinner=False)
-def static_area_file(pack: str, level: str, ids: tuple[str, ...], _place: placekit.Place) -> str:
-    """The served file of a pack's areas and indicators at ``level``: written once per server."""
+def static_area_file(
+    pack: str, level: str, ids: tuple[str, ...], _place: placekit.Place, homes: bool = False
+) -> str:
+    """
+    The served file of a pack's areas and indicators at ``level``: written once per server.
+
+    With ``homes``, each area's geometry is its residential land (:func:`residential`);
+    the values are the same.
+    """
     table = _place.table(level, list(ids))
+    if homes:
+        table = on_homes(table, pack, level)
     worse = {i: _place.catalogue.row(i)["direction"] != "higher_better" for i in ids}
     return pl.write_static_areas(
         table,
@@ -166,15 +175,38 @@ def static_area_file(pack: str, level: str, ids: tuple[str, ...], _place: placek
     )
 
 
-def static_areas(place: placekit.Place, level: str) -> str:
+def static_areas(place: placekit.Place, level: str, *, homes: bool = False) -> str:
     """File (under static/) with this place's areas and indicators at ``level``."""
     # uploaded (user_) indicators never go into a served file: they stay inline, in this session
     ids = tuple(i for i in place.indicators.columns if not i.startswith("user_"))
-    name = static_area_file(str(place.data_dir), level, ids, place)
+    name = static_area_file(str(place.data_dir), level, ids, place, homes)
     if not (STATIC_DIR / name).is_file():  # the folder was cleared since: write it again
         static_area_file.clear()
-        name = static_area_file(str(place.data_dir), level, ids, place)
+        name = static_area_file(str(place.data_dir), level, ids, place, homes)
     return name
+
+
+@st.cache_resource(show_spinner="Clipping areas to where people live (first use only)…")
+def residential(pack: str, level: str) -> wf.ResidentialResult:
+    """A pack's areas at ``level`` clipped to their residential land (cached on disk too)."""
+    return wf.residential_geometry(base_place(pack), level)
+
+
+def residential_words(pack: str, level: str) -> str:
+    """What :func:`residential` clipped to, in words (the pack's origins method)."""
+    from placekit.residential import clip_words
+
+    return clip_words(residential(pack, level).areas)
+
+
+def on_homes(table: Any, pack: str, level: str) -> Any:
+    """``table`` (a level's areas) with each area's geometry replaced by its residential land."""
+    geom = residential(pack, level).areas.geometry.reindex(table.index).to_numpy()
+    missing = pd.isna(geom)  # an area the clip does not know (none expected): drawn whole
+    geom[missing] = table.geometry.to_numpy()[missing]
+    out = table.copy()
+    out["geometry"] = geom
+    return out
 
 
 @st.cache_resource(show_spinner=False)

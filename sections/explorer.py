@@ -19,6 +19,8 @@ from sections._common import (
     ctx,
     labels,
     legend,
+    on_homes,
+    residential_words,
     static_areas,
     static_base,
 )
@@ -69,6 +71,11 @@ def render() -> None:
         format_func=lambda k: OVERLAYS.get(k, f"your data · {k.removeprefix('user:')}"),
     )
     bi = s3.checkbox("Bivariate: demand × driver (3 x 3)", key="bivariate")
+    homes = s3.checkbox(
+        "Colour where people live (residential land only)",
+        key="homes_only",
+        help="Each area drawn only over its homes, so people, not hectares, carry the colour.",
+    )
     driver = (
         st.selectbox(
             "Driver",
@@ -87,18 +94,25 @@ def render() -> None:
     except PlacekitError as err:
         st.error(md_escape(err))
         st.stop()
+    drawn = table  # the geometry the map draws: the areas, or their residential land
+    if homes:
+        try:
+            drawn = on_homes(table, c.pack, level)
+        except PlacekitError as err:
+            st.warning(md_escape(f"Drawn over whole areas: {err}"))
+            homes = False
     meta = cat.row(indicator)
     title = c.label(indicator)
     tooltip = None
     whole = meta["kind"] == "count"
     if bi and driver:
         layer, lg = pl.bivariate(
-            table, indicator, driver, title=f"{meta['label']} × {cat.row(driver)['label']}"
+            drawn, indicator, driver, title=f"{meta['label']} × {cat.row(driver)['label']}"
         )
     elif indicator.startswith("user_"):
         hidden = wf.area_table(place, level, [indicator], england=False).table["suppressed"]
         layer, lg = pl.choropleth(
-            table,
+            drawn,
             indicator,
             title=title,
             scheme=scheme,
@@ -110,7 +124,7 @@ def render() -> None:
         )
     else:
         # geometry goes to the browser once (a static file); a rerun sends only the class breaks
-        url = f"app/static/{static_areas(place, level)}"
+        url = f"app/static/{static_areas(place, level, homes=homes)}"
         layer, lg, tooltip = pl.static_choropleth(
             url, table[indicator], indicator, title=title, scheme=scheme
         )
@@ -181,6 +195,14 @@ def render() -> None:
         )
         + placekit.AREA_LEVEL_CAVEAT
     )
+    if homes:
+        st.caption(
+            md_escape(
+                "Coloured where people live: each area is clipped to the land of its "
+                f"residential origins, {residential_words(c.pack, level)}. The values are "
+                "unchanged: each area's own value, drawn only over its homes."
+            )
+        )
     st.caption(md_escape(" · ".join(place.attributions)))
     st.session_state["current_table"] = table
     st.session_state["current_map"] = dict(  # noqa: C408
