@@ -57,7 +57,7 @@ def with_demand_file(place: Place, path: str | Path, column: str) -> tuple[Place
     >>> demand  # doctest: +SKIP
     'demand_referrals_per_1000'
     """
-    from placekit.userdata import add_table
+    from placekit.userdata import MissingColumnsError, add_table
 
     src = Path(path)
     if not src.is_file():
@@ -65,8 +65,15 @@ def with_demand_file(place: Place, path: str | Path, column: str) -> tuple[Place
         raise DataError(msg)
     if not str(column).strip():
         msg = "The demand column name is empty; give the heading of a column of the file."
-        raise DataError(msg)
-    new = add_table(place, src, name=src.name, prefix=DEMAND_PREFIX, value_columns=[column])
+        raise DataError(msg, fixes={"cli": "Give it with --demand COLUMN."})
+    try:
+        new = add_table(place, src, name=src.name, prefix=DEMAND_PREFIX, value_columns=[column])
+    except MissingColumnsError as err:  # the column was named by the caller: say how to rename
+        err.fixes.update(
+            cli="Give --demand one of those headings.",
+            library="Give column one of those headings.",
+        )
+        raise
     added = [c for c in new.catalogue.ids if c not in place.catalogue]
     rates = [c for c in added if c.endswith("_per_1000")]
     chosen = rates[0] if rates else (added[0] if added else None)

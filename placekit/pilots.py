@@ -841,9 +841,18 @@ def evaluate_pilot(
     if pl["demand"].casefold() != series.column.casefold():
         msg = (
             f"the pilot's demand is {pl['demand']!r}, but the demand file's measure is "
-            f"{series.column!r}; use --demand {pl['demand']!r} or change the pilot's 'demand'."
+            f"{series.column!r}."
         )
-        raise DataError(msg)
+        raise DataError(
+            msg,
+            fixes={
+                "app": f"Write {series.column!r} in the 'Demand column' box, or upload the file "
+                f"that holds {pl['demand']!r}.",
+                "cli": f"Give --demand {series.column!r}, or change 'demand' in the pilot file.",
+                "library": f"Read the series with column={pl['demand']!r}, or set the pilot's "
+                f"'demand' to {series.column!r}.",
+            },
+        )
     periods = series.periods
     start = pd.Period(pl["start"], freq="M")
     end = pd.Period(pl["end"], freq="M") if pl["end"] else None

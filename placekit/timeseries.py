@@ -472,6 +472,9 @@ def read_series(
             {p: _numbers(grid, j) for j, p in zip(head_cols, per, strict=True)},
             index=pd.Index(codes.to_numpy(dtype=str)),
         )
+        # where each value is in the file: its spreadsheet row, and its column
+        row_at = pd.DataFrame(dict.fromkeys(per, rows), index=table.index)
+        col_at = {p: grid.col(j) for j, p in zip(head_cols, per, strict=True)}
         measure = column or "count"
         freq = head_freq
         notes.append(
@@ -510,7 +513,13 @@ def read_series(
                     f"{label} has no column headed {_q(column)}. Columns present: "
                     f"{', '.join(_q(grid.headings[j], 30) for j in others[:12])}."
                 )
-                raise SchemaError(msg)
+                raise SchemaError(
+                    msg,
+                    fixes={
+                        "cli": "Give --demand one of those headings.",
+                        "library": "Give column one of those headings.",
+                    },
+                )
             vj = pick[0]
         elif len(others) == 1:
             vj = others[0]
@@ -518,12 +527,20 @@ def read_series(
             msg = f"{label} has LSOA codes and periods but no column of values."
             raise SchemaError(msg)
         else:
+            eg = _q(grid.headings[others[0]], 30)
             msg = (
                 f"{label} has {len(others)} value columns "
-                f"({', '.join(_q(grid.headings[j], 30) for j in others[:6])}); say which one "
-                "to use (the demand column, e.g. --demand referrals)."
+                f"({', '.join(_q(grid.headings[j], 30) for j in others[:6])}) besides the LSOA "
+                "code and the period."
             )
-            raise SchemaError(msg)
+            raise SchemaError(
+                msg,
+                fixes={
+                    "app": "Keep one of them (delete the other columns) and upload the file again.",
+                    "cli": f"Choose one with --demand, e.g. --demand {eg}.",
+                    "library": f"Choose one with column=, e.g. column={eg}.",
+                },
+            )
         per_rows = pd.PeriodIndex(parsed)
         key = pd.DataFrame({"c": codes.to_numpy(dtype=str), "p": per_rows.astype(str)})
         dup = key.duplicated(keep=False).to_numpy()
@@ -538,6 +555,8 @@ def read_series(
         measure = grid.headings[vj]
         long = pd.DataFrame({"code": codes.to_numpy(dtype=str), "period": per_rows, "v": v})
         table = long.pivot(index="code", columns="period", values="v")
+        row_at = long.assign(v=rows).pivot(index="code", columns="period", values="v")
+        col_at = dict.fromkeys(table.columns, grid.col(vj))
         notes.append(
             f"long layout detected: one row per LSOA and period ({grid.col(cj)}, "
             f"{grid.col(pj)}, {grid.col(vj)}), {len(table.columns)} {freq}s from "
@@ -557,12 +576,22 @@ def read_series(
         )
         raise SchemaError(msg)
     table = table.reindex(columns=sorted(table.columns))
+    row_at = row_at.reindex(index=table.index, columns=table.columns)
+
+    def cells(mask: np.ndarray) -> str:
+        """Where the cells under ``mask`` are: ``rows 3 and 5 (column C '2024-01')``."""
+        where = _rows(sorted({int(r) for r in row_at.to_numpy()[mask]}))
+        used = list(dict.fromkeys(col_at[c] for c in table.columns[mask.any(axis=0)]))
+        return f"{where} ({', '.join(used[:3])}{' and others' if len(used) > 3 else ''})"
+
     periods = pd.PeriodIndex(table.columns)
     _check_gaps(periods, label, freq)
     vals = table.to_numpy(dtype=float)
     if (vals < 0).any():
+        eg = vals[vals < 0][0]
         msg = (
-            f"{label}: {int((vals < 0).sum())} values are negative; counts and rates are 0 or more."
+            f"{label}: the values on {cells(vals < 0)} are negative (e.g. {eg:g}). Counts and "
+            "rates must be 0 or more."
         )
         raise DataError(msg)
     if kind == "auto":
@@ -580,12 +609,16 @@ def read_series(
             eg = vals[frac][0]
             msg = (
                 f"{label}: {_q(measure)} was read as a count ({why}), and counts must be whole "
-                f"numbers, but {int(frac.sum())} values are not (e.g. {eg:g}). Correct them; or, "
-                "if it is a rate, put 'rate', 'per 1000' or '%' in its heading."
+                f"numbers, but the values on {cells(frac)} are not (e.g. {eg:g}). Correct them; "
+                "or, if it is a rate, put 'rate', 'per 1000' or '%' in its heading."
             )
             raise DataError(msg)
-        if (vals[fin] > _MAX_COUNT).any():
-            msg = f"{label}: values above 1e9 are too large to be counts in one LSOA and period."
+        big = fin & (np.nan_to_num(vals) > _MAX_COUNT)
+        if big.any():
+            msg = (
+                f"{label}: the values on {cells(big)} are above 1e9, too large to be counts in "
+                "one LSOA and period."
+            )
             raise DataError(msg)
     notes.append(f"{_q(measure)} read as a {kind_} ({why})")
     pop = place.weights["population"]

@@ -3,8 +3,11 @@
 Everything is checked before anything is added. A failed load raises a
 :class:`~placekit.errors.DataError` (or ``SchemaError``/``CRSError``) whose message
 names the file, the column and the rows (numbered as a spreadsheet shows them: the
-heading row is row 1) and says what to change in the file; the place is left as it
-was, because the functions return a *new* :class:`~placekit.place.Place`.
+heading row is row 1, the first row of data row 2) and says what to change in the
+file; the place is left as it was, because the functions return a *new*
+:class:`~placekit.place.Place`. A fix that names an option (the app's tick box,
+a keyword argument) is kept apart in the error's ``fixes``, so that each reader
+sees their own (:func:`placekit.errors.explain`).
 
 Limits, checked before the work they protect
 --------------------------------------------
@@ -232,6 +235,15 @@ def _rows(numbers: Sequence[int] | np.ndarray, word: str = "row") -> str:
     if len(nums) > 8:
         return f"{word}s {', '.join(map(str, shown))} and {len(nums) - 8} more"
     return f"{word}s {', '.join(map(str, shown[:-1]))} and {shown[-1]}"
+
+
+def outside_box(place_name: str) -> str:
+    """The label of the app's tick box that leaves out points outside the place."""
+    return f"Leave out points outside {place_name}"
+
+
+class MissingColumnsError(SchemaError):
+    """A table lacks a column the caller named (its fix depends on how it was named)."""
 
 
 def _mb(n: float) -> str:
@@ -736,7 +748,9 @@ def _find_code_column(grid: _Grid, code_column: str | None) -> int:
             f"{label} has no column of LSOA codes (codes like E01007823). Columns present: "
             f"{present}. Add a column of 2011 or 2021 LSOA codes."
         )
-        raise SchemaError(msg)
+        raise SchemaError(
+            msg, fixes={"library": "If the file has one, name its heading with code_column=."}
+        )
     best = max(share01[j] for j in cand)
     top = [j for j in cand if share01[j] == best]
     if len(top) > 1 and best >= 0.5:
@@ -745,7 +759,7 @@ def _find_code_column(grid: _Grid, code_column: str | None) -> int:
             f"{label} has more than one column of LSOA codes ({names}). Keep one column "
             "of codes (2011 or 2021) and remove the others."
         )
-        raise SchemaError(msg)
+        raise SchemaError(msg, fixes={"library": "Or choose one with code_column=."})
     return top[0]
 
 
@@ -845,7 +859,9 @@ def _read_table(
                 f"{label} has no column(s) {', '.join(_q(m) for m in missing)}. Columns "
                 f"present: {', '.join(_q(h, 30) for h in grid.headings[:12])}."
             )
-            raise SchemaError(msg)
+            raise MissingColumnsError(
+                msg, fixes={"library": "Give value_columns headings as they are in row 1."}
+            )
         cols = list(dict.fromkeys(pos[w] for w in want if pos[w] != cj))
     else:
         cols = [j for j in range(len(grid.headings)) if j != cj]
@@ -1638,9 +1654,15 @@ def _read_points(
             where = sorted(set(pts["_number"].to_numpy()[outside].tolist()))
             msg = (
                 f"{label}: the points from {_rows(where, word)} lie outside the city "
-                f"({place.name}). Remove them and upload the file again."
+                f"({place.name}). Remove them from the file and upload it again."
             )
-            raise DataError(msg)
+            raise DataError(
+                msg,
+                fixes={
+                    "app": f"Or tick '{outside_box(place.name)}' to load the other points.",
+                    "library": "Or pass drop_outside=True to leave them out.",
+                },
+            )
         pts, lsoa = pts.loc[~outside], lsoa.loc[~outside]
     pts = pts.assign(lsoa_code=lsoa.to_numpy()).reset_index(drop=True)
     pts.attrs.update(

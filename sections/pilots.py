@@ -13,7 +13,7 @@ import streamlit as st
 
 import placekit
 from placekit.classes import suppressed_label
-from placekit.errors import PlacekitError
+from placekit.errors import PlacekitError, explain
 from placekit.pilots import SCHEMA_VERSION, evaluate_pilot, parse_pilot, validate_pilot
 from placekit.spc import RULES, spc_chart, spc_summary, xmr
 from placekit.text import md_escape
@@ -66,7 +66,7 @@ def take_upload(data: bytes, name: str) -> None:
             if "pil_series" in ss
             else " Nothing was loaded."
         )
-        ss["pil_upload_error"] = f"{name} could not be used: {err}{kept}"
+        ss["pil_upload_error"] = f"{name} could not be used: {explain(err, 'app')}{kept}"
         return
     ss.pop("pil_upload_error", None)
     ss["pil_series"] = series
@@ -284,7 +284,7 @@ def _evaluate_part(c: Any, series: ServiceSeries, doc: dict[str, Any]) -> Any:
             ss["pil_eval"] = (pilot_json, ss["pil_series_key"], ev)
             ss.pop("pil_eval_error", None)
         except PlacekitError as err:
-            ss["pil_eval_error"] = f"This pilot cannot be evaluated: {err}"
+            ss["pil_eval_error"] = f"This pilot cannot be evaluated: {explain(err, 'app')}"
             ss.pop("pil_eval", None)
     if ss.get("pil_eval_error"):
         st.error(md_escape(ss["pil_eval_error"]))

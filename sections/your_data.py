@@ -7,7 +7,8 @@ import streamlit as st
 from placekit import workflows as wf
 from placekit.errors import PlacekitError
 from placekit.text import md_escape
-from sections._common import ctx
+from placekit.userdata import outside_box
+from sections._common import ctx, show_error
 
 NAME = "Your data"
 KINDS = ["a table by LSOA", "points"]
@@ -53,25 +54,44 @@ def render() -> None:
     kind = st.radio(
         "This file holds", KINDS, key="upload_kind", horizontal=True, on_change=_clear_message
     )
+    drop = False
+    if kind == KINDS[1]:
+        drop = st.checkbox(
+            outside_box(place.name),
+            key="upload_drop_outside",
+            help="Otherwise a file with any point outside is refused, naming its rows.",
+        )
     up = st.file_uploader(
         "Your data", type=["csv", "xlsx", "geojson", "json", "gpkg", "zip"], key="upload"
     )
-    if up is not None and st.session_state.get("uploaded") != (up.file_id, kind):
+    last = st.session_state.get("uploaded")
+    failed = (st.session_state.get("upload_msg") or ("",))[0] == "error"
+    # a new file or type is read; a change of the tick box re-reads only a refused file
+    if up is not None and (
+        last is None
+        or last[:2] != (up.file_id, kind)
+        or (failed and last != (up.file_id, kind, drop))
+    ):
         try:
             from placekit.userdata import add_points, add_table
 
-            fn = add_table if kind == KINDS[0] else add_points
             before = list(place.indicators.columns)
-            new_place = fn(place, up.getvalue(), name=up.name)
+            if kind == KINDS[0]:
+                new_place = add_table(place, up.getvalue(), name=up.name)
+            else:
+                new_place = add_points(place, up.getvalue(), name=up.name, drop_outside=drop)
             st.session_state["place"] = new_place
             st.session_state["upload_msg"] = ("ok", _summary(before, new_place, up.name))
         except PlacekitError as err:  # the place the user already had is kept
-            st.session_state["upload_msg"] = ("error", str(err))
-        st.session_state["uploaded"] = (up.file_id, kind)
+            st.session_state["upload_msg"] = ("error", err)
+        st.session_state["uploaded"] = (up.file_id, kind, drop)
         st.rerun()
     msg = st.session_state.get("upload_msg")
     if msg:
-        (st.success if msg[0] == "ok" else st.error)(md_escape(msg[1]))
+        if msg[0] == "ok":
+            st.success(md_escape(msg[1]))
+        else:
+            show_error(msg[1])  # in the app's words: a fix names the app's tick box
     user = [i for i in place.indicators.columns if i.startswith("user_")]
     if user:
         st.write(

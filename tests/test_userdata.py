@@ -10,7 +10,7 @@ import pytest
 from shapely.geometry import MultiPoint, Point, Polygon
 
 from placekit.disclosure import place_protection
-from placekit.errors import CRSError, DataError, SchemaError
+from placekit.errors import CRSError, DataError, SchemaError, explain
 from placekit.userdata import (
     MAX_COLUMNS,
     MAX_ROWS,
@@ -428,7 +428,8 @@ def test_bad_tables_exact_messages(place, body, err, message):
     snap = _snapshot(place)
     with pytest.raises(err) as info:
         add_table(place, body, name="bad.csv")
-    assert str(info.value) == message
+    assert explain(info.value, "app") == message  # what the app shows
+    assert str(info.value).startswith(message)  # Python may get a fix of its own after it
     _assert_unchanged(place, snap)
 
 
