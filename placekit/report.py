@@ -264,7 +264,7 @@ def locality_report(
             "tertiary if demand ≥ "
             f"{rules.get('demand_high')}; secondary if predicted demand ≥ "
             f"{rules.get('predicted_high')} "
-            f"or demand ≥ {rules.get('demand_rising')}; primary if driver exposure ≥ "
+            f"or demand already ≥ {rules.get('demand_elevated')}; primary if driver exposure ≥ "
             f"{rules.get('exposure_high')}; otherwise universal.</p>"
         )
         ranked_here = level == place.locality_level

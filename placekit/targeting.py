@@ -5,7 +5,10 @@ applied in order to percentiles within the city:
 
 1. **tertiary** (delay and de-escalate): demand at or above ``demand_high`` (80th percentile);
 2. **secondary** (catch early): otherwise, predicted demand at or above
-   ``predicted_high`` (70th) or demand at or above ``demand_rising`` (60th);
+   ``predicted_high`` (70th) or demand already at or above ``demand_elevated``
+   (60th). One snapshot of demand shows its level, not a rise, so the rule and
+   its reason say "already elevated" (the rule was called ``demand_rising``
+   before; that name is still accepted);
 3. **primary** (prevent): otherwise, upstream driver exposure at or above
    ``exposure_high`` (60th);
 4. **universal**: none of the above; the universal offer.
@@ -16,7 +19,7 @@ Every area gets the reason its rule fired, with the figures.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import InitVar, asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -46,10 +49,20 @@ class TierRules:
 
     demand_high: float = 80.0
     predicted_high: float = 70.0
-    demand_rising: float = 60.0
+    demand_elevated: float = 60.0
     exposure_high: float = 60.0
+    #: The old name of ``demand_elevated`` (rules saved before it was renamed).
+    demand_rising: InitVar[float | None] = None
 
-    def __post_init__(self) -> None:
+    def __post_init__(self, demand_rising: float | None) -> None:
+        if demand_rising is not None:
+            if self.demand_elevated not in (60.0, demand_rising):
+                msg = (
+                    "TierRules: demand_rising is the old name of demand_elevated; give one of "
+                    f"them, not both ({demand_rising} and {self.demand_elevated})."
+                )
+                raise DataError(msg)
+            object.__setattr__(self, "demand_elevated", demand_rising)
         for k, v in asdict(self).items():
             if not 0 <= v <= 100:
                 msg = f"TierRules.{k} must be a percentile from 0 to 100; got {v}."
@@ -58,6 +71,13 @@ class TierRules:
 
 def _pct(s: pd.Series) -> pd.Series:
     return 100.0 * s.rank(pct=True, method="max")
+
+
+def _ordinal(x: float) -> str:
+    """A percentile as English says it: 1st, 2nd, 3rd, 11th, 62nd, 100th."""
+    n = round(float(x))
+    end = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{end}"
 
 
 def assign_tiers(
@@ -86,25 +106,26 @@ def assign_tiers(
     r = rules or TierRules()
     require_columns(table, (demand, predicted, exposure), name="assign_tiers' table")
     d, p, e = _pct(table[demand]), _pct(table[predicted]), _pct(table[exposure])
+    th = _ordinal
     tier = pd.Series("universal", index=table.index)
     reason = pd.Series("no rule met: universal offer", index=table.index)
     prim = e >= r.exposure_high
     tier[prim], reason[prim] = (
         "primary",
-        [f"driver exposure at the {x:.0f}th percentile (>= {r.exposure_high:g})" for x in e[prim]],
+        [f"driver exposure at the {th(x)} percentile (>= {r.exposure_high:g})" for x in e[prim]],
     )
-    sec = (p >= r.predicted_high) | (d >= r.demand_rising)
+    sec = (p >= r.predicted_high) | (d >= r.demand_elevated)
     reason_sec = [
-        f"predicted demand at the {pp:.0f}th percentile (>= {r.predicted_high:g})"
+        f"predicted demand at the {th(pp)} percentile (>= {r.predicted_high:g})"
         if pp >= r.predicted_high
-        else f"demand rising: {dd:.0f}th percentile (>= {r.demand_rising:g})"
+        else f"demand already elevated: the {th(dd)} percentile (>= {r.demand_elevated:g})"
         for pp, dd in zip(p[sec], d[sec], strict=True)
     ]
     tier[sec], reason[sec] = "secondary", reason_sec
     ter = d >= r.demand_high
     tier[ter], reason[ter] = (
         "tertiary",
-        [f"demand at the {x:.0f}th percentile (>= {r.demand_high:g})" for x in d[ter]],
+        [f"demand at the {th(x)} percentile (>= {r.demand_high:g})" for x in d[ter]],
     )
     out = pd.DataFrame(
         {"tier": tier, "reason": reason, "demand_pct": d, "predicted_pct": p, "exposure_pct": e}

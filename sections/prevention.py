@@ -46,7 +46,9 @@ def render() -> None:
             "predicted_high": float(
                 cols[1].slider("Secondary: predicted ≥", 50, 99, 70, key="r_ph")
             ),
-            "demand_rising": float(cols[2].slider("Secondary: demand ≥", 30, 95, 60, key="r_dr")),
+            "demand_elevated": float(
+                cols[2].slider("Secondary: demand already ≥", 30, 95, 60, key="r_dr")
+            ),
             "exposure_high": float(cols[3].slider("Primary: exposure ≥", 30, 95, 60, key="r_eh")),
         }
         wc = st.columns(len(DEFAULT_CRITERIA))

@@ -1,3 +1,5 @@
+from dataclasses import asdict
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -28,14 +30,45 @@ def test_tiers_follow_rules_on_handmade_table():
     assert out.loc["a", "tier"] == out.loc["b", "tier"] == "tertiary"
     # c: demand low, predicted 100th -> secondary (predicted)
     assert out.loc["c", "tier"] == "secondary" and "predicted demand" in out.loc["c", "reason"]
-    # e: demand 60th -> secondary (rising)
-    assert out.loc["e", "tier"] == "secondary" and "rising" in out.loc["e", "reason"]
+    # e: demand 60th -> secondary: demand already elevated (one snapshot shows no rise)
+    assert out.loc["e", "tier"] == "secondary"
+    assert out.loc["e", "reason"] == "demand already elevated: the 60th percentile (>= 60)"
+    assert not out["reason"].str.contains("rising").any()
+    assert out.loc["a", "reason"] == "demand at the 100th percentile (>= 80)"
+    assert out.loc["c", "reason"] == "predicted demand at the 100th percentile (>= 70)"
+    assert out.attrs["rules"] == {
+        "demand_high": 80.0,
+        "predicted_high": 70.0,
+        "demand_elevated": 60.0,
+        "exposure_high": 60.0,
+    }
     # f: demand 30th, predicted 50th, exposure 100th -> primary
     assert out.loc["f", "tier"] == "primary"
     # d: demand 20, predicted 30, exposure 40 -> universal
     assert out.loc["d", "tier"] == "universal"
     strict = assign_tiers(t, rules=TierRules(demand_high=95))
     assert strict.loc["b", "tier"] != "tertiary"
+
+
+def test_old_rule_name_still_loads():
+    # rules saved as a dict before the rename (e.g. TierRules(**saved)) keep their meaning
+    old = TierRules(**{"demand_high": 80.0, "demand_rising": 52.0})
+    assert old == TierRules(demand_elevated=52.0)
+    assert "demand_rising" not in asdict(old)
+    with pytest.raises(DataError, match="old name of demand_elevated"):
+        TierRules(demand_elevated=55.0, demand_rising=52.0)
+    with pytest.raises(DataError, match="demand_elevated must be a percentile"):
+        TierRules(demand_rising=120.0)
+
+
+def test_percentiles_read_as_english():
+    t = pd.DataFrame(
+        {"demand": np.arange(1, 101), "predicted": np.arange(100), "exposure": np.zeros(100)}
+    )
+    rules = TierRules(demand_high=100, predicted_high=100, demand_elevated=1)
+    reasons = assign_tiers(t, rules=rules)["reason"]
+    said = {r.split("the ")[1].split(" percentile")[0] for r in reasons}
+    assert {"1st", "2nd", "3rd", "11th", "12th", "13th", "21st", "62nd", "99th"} <= said
 
 
 def test_bad_rules_and_columns():
