@@ -24,17 +24,36 @@ DIAG_WORDS = {
     "davies_bouldin": "Davies-Bouldin index (lower is better)",
     "wcss": "Within-cluster sum of squares (elbow)",
 }
+#: The y axis of each diagnostic chart: the measure and its scale.
+DIAG_AXES = {
+    "silhouette": "mean silhouette (-1 to 1)",
+    "davies_bouldin": "Davies-Bouldin index (0 or more)",
+    "wcss": "sum of squared distances to centres",
+}
+PORTRAIT_AXIS = "index (city = 100)"
 
 
 def _diag_chart(diag: pd.DataFrame, col: str, k: int) -> alt.LayerChart:
     d = diag.reset_index().rename(columns={diag.index.name or "index": "k"})
     base = alt.Chart(d).encode(
         x=alt.X("k:O", title="number of types (k)"),
-        y=alt.Y(f"{col}:Q", title=DIAG_WORDS[col], scale=alt.Scale(zero=False)),
+        y=alt.Y(f"{col}:Q", title=DIAG_AXES.get(col, col), scale=alt.Scale(zero=False)),
+        tooltip=[alt.Tooltip("k:O", title="k"), alt.Tooltip(f"{col}:Q", format=".3f")],
     )
     line = base.mark_line(point=True)
     now = base.transform_filter(alt.datum.k == k).mark_point(size=120, filled=True, color="red")
     return (line + now).properties(title=DIAG_WORDS[col], height=200)
+
+
+def _portrait_chart(bars: pd.DataFrame, title: str) -> alt.Chart:
+    """A pen portrait: one bar per variable, its index against the city (100 = city)."""
+    base = alt.Chart(bars).encode(
+        y=alt.Y("variable:N", title="variable", sort="-x"),
+        x=alt.X(f"{PORTRAIT_AXIS}:Q", title=f"{PORTRAIT_AXIS}: above 100, more than the city"),
+        tooltip=["variable:N", alt.Tooltip(f"{PORTRAIT_AXIS}:Q", format=".0f")],
+    )
+    city = alt.Chart(pd.DataFrame({"x": [100]})).mark_rule(color="#555").encode(x="x:Q")
+    return (base.mark_bar() + city).properties(title=title)
 
 
 def render() -> None:
@@ -87,13 +106,14 @@ def render() -> None:
     index = portraits.drop(columns=["name", "n_areas", "population", "main_locality"]).loc[which]
     cat = place.catalogue
     bars = (
-        index.rename("index (city = 100)")
+        index.rename(PORTRAIT_AXIS)
         .rename(lambda v: str(cat.row(v)["label"]) if v in cat else v)
         .rename_axis("variable")
         .reset_index()
     )
-    st.bar_chart(
-        bars, x="variable", y="index (city = 100)", horizontal=True, sort="-index (city = 100)"
+    st.altair_chart(
+        _portrait_chart(bars, f"Type {which}: {portraits.loc[which, 'name']}, against the city"),
+        width="stretch",
     )
     st.dataframe(portraits, width="stretch")
     st.caption(
