@@ -393,9 +393,15 @@ class _Grid:
     cells: pd.DataFrame
     row_no: np.ndarray
     commas_ok: bool
+    #: Spreadsheet position (0 = A) of each kept column: empty unnamed columns are dropped.
+    pos: tuple[int, ...] = ()
+
+    def letter(self, j: int) -> str:
+        """The spreadsheet letter of kept column ``j`` (as the file shows it)."""
+        return _letter(self.pos[j] if j < len(self.pos) else j)
 
     def col(self, j: int) -> str:
-        return f"column {_letter(j)} {_q(self.headings[j])}"
+        return f"column {self.letter(j)} {_q(self.headings[j])}"
 
 
 def _decode(raw: bytes, label: str, encoding: str | None) -> str:
@@ -630,6 +636,7 @@ def _grid(raw: bytes, label: str, fname: str, encoding: str | None) -> _Grid:
         cells=cells,
         row_no=np.asarray(keep, dtype=int) + 2,
         commas_ok=commas_ok,
+        pos=tuple(used),
     )
 
 
@@ -1213,7 +1220,7 @@ def add_table(
         decided[c] = (k, why)
     ids: list[tuple[str, str]] = []
     for j, c in zip(t.columns, table.columns, strict=True):
-        cid = f"{prefix}_{_slug(c, f'column_{_letter(j).lower()}')}"
+        cid = f"{prefix}_{_slug(c, f'column_{grid.letter(j).lower()}')}"
         ids.append((cid, grid.col(j)))
         if decided[c][0] == "count":
             ids.append((f"{cid}_per_1000", f"the rate per 1000 residents made from {grid.col(j)}"))
@@ -1265,10 +1272,10 @@ def add_table(
         else ""
     )
     for j, c in zip(t.columns, table.columns, strict=True):
-        cid = f"{prefix}_{_slug(c, f'column_{_letter(j).lower()}')}"
+        cid = f"{prefix}_{_slug(c, f'column_{grid.letter(j).lower()}')}"
         head = safe_text(c)
         k, why = decided[c]
-        how = f"upload:{clean}; column {_letter(j)} read as a {k} ({why})"
+        how = f"upload:{clean}; column {grid.letter(j)} read as a {k} ({why})"
         col = table[c].reindex(place.lsoa.index)
         if k == "count":
             values[cid] = col

@@ -126,6 +126,14 @@ def test_upload_rows_count_the_heading_as_row_1(place):
     assert "the values on row 4 are negative" in explain(err, "app")
 
 
+def test_upload_columns_are_lettered_as_the_spreadsheet_shows_them(place):
+    # empty unnamed columns A and C are dropped, but 'n' is still column D of the file
+    err = _raised(add_table, place, b",lsoa_code,,n\n,E01007823,,abc\n", name="c.csv")
+    assert explain(err, "app").startswith(
+        "'c.csv', column D 'n': the cells on row 2 are not numbers (e.g. 'abc')."
+    )
+
+
 def test_every_upload_refusal_shown_in_the_app_has_no_python_advice(place):
     bad = {
         "a.csv": b"area,referrals\nx,1\n",
