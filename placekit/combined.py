@@ -152,9 +152,9 @@ def summarise_combined(
     if code_col not in table.columns or table[code_col].isna().all():
         msg = (
             f"The combined table has no {code_col!r} values, so it cannot be summarised by "
-            f"{level}; use --level council."
+            f"{level}; summarise it by council instead."
         )
-        raise DataError(msg)
+        raise DataError(msg, fixes={"cli": "Use --level council."})
     have = indicator_ids(table)
     wanted = have if indicators is None else list(indicators)
     bad = [i for i in wanted if i not in have]
