@@ -3,7 +3,8 @@
 ``SECTIONS`` maps the name shown to the module that draws it (each module has
 ``NAME`` and ``render()``). :func:`render` imports a section on its first visit,
 so the first map waits only for the map explorer's imports; :func:`preload`
-imports the others in the background once the first page is drawn.
+imports the others, and the heavy libraries behind their buttons (:data:`LATER`),
+in the background once the first page is drawn.
 """
 
 from __future__ import annotations
@@ -42,9 +43,24 @@ def render(name: str) -> None:
     module(name).render()
 
 
+#: Library modules that sections import only when a button is pressed (scikit-learn, scipy,
+#: matplotlib, mapclassify behind them: 2-5 s), loaded in the background as well.
+LATER = (
+    "placekit.effects",
+    "placekit.drivers",
+    "placekit.clustering",
+    "placekit.accessibility",
+    "placekit.targeting",
+    "placekit.spc",
+    "mapclassify",
+)
+
+
 def _import_all() -> None:
     for mod in SECTIONS.values():
         importlib.import_module(f"sections.{mod}")
+    for lib in LATER:
+        importlib.import_module(lib)
 
 
 def preload() -> None:
