@@ -142,6 +142,7 @@ def test_prevention_table_and_report(place, tmp_path):
     assert "<script" not in html_text and "src=" not in html_text and "<link" not in html_text
     assert "<svg" in html_text
     assert "© OpenStreetMap contributors" in html_text and "not proof of cause" in html_text
+    assert "or demand already ≥ 60.0;" in html_text and "None" not in html_text  # renamed rule
     with pytest.raises(DataError, match="No lac called 'Narnia'"):
         locality_report(place, "lac", "Narnia")
 
