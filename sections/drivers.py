@@ -7,12 +7,11 @@ import streamlit as st
 from placekit import layers as pl
 from placekit.drivers import flag_category
 from sections._common import (
-    city_base,
     ctx,
     drivers_for,
     labels,
     map_with_legend,
-    top_layers,
+    static_base,
 )
 
 NAME = "Drivers"
@@ -72,7 +71,12 @@ def render() -> None:
     )
     map_with_legend(
         c,
-        [*city_base(c.pack), flayer, *top_layers(c.pack, c.loc), *labels(c.pack, c.loc)],
+        [
+            *static_base(c.pack, c.loc)[0],
+            flayer,
+            *static_base(c.pack, c.loc)[1],
+            *labels(c.pack, c.loc),
+        ],
         flg,
         key="flags_map",
     )

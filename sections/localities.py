@@ -11,7 +11,7 @@ from placekit import layers as pl
 from placekit import workflows as wf
 from placekit.profile import locality_profile
 from placekit.text import md_escape
-from sections._common import bind, city_base, ctx, labels, map_with_legend, top_layers, typology
+from sections._common import bind, ctx, labels, map_with_legend, static_base, typology
 from sections.trends import DOMAIN_WORDS, IOD, iod_table, unavailable
 
 NAME = "Localities"
@@ -66,14 +66,16 @@ def render() -> None:
         layer_id="locality",
         whole=meta["kind"] == "count",
     )
+    view = pl.view_for(areas.loc[[code]], width_px=780, height_px=380)
+    under, over = static_base(c.pack, lvl)  # the main map's served files: sent once
     map_with_legend(
         c,
-        [*city_base(c.pack), layer, *top_layers(c.pack, lvl), *labels(c.pack, lvl)],
+        [*under, layer, *over, *labels(c.pack, lvl, round(float(view.zoom), 1))],
         lg,
         key="loc_map",
         height=380,
         ratio=(3, 1),
-        view=pl.view_for(areas.loc[[code]], width_px=780, height_px=380),
+        view=view,
     )
     prof = locality_profile(place, lvl, code)
     st.dataframe(prof["indicators"], width="stretch")

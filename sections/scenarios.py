@@ -23,13 +23,12 @@ from placekit.scenarios import (
 from placekit.text import md_escape
 from sections._common import (
     FACILITY_CHOICES,
-    city_base,
     ctx,
     labels,
     map_with_legend,
     scenario_engine,
     scenario_isochrones,
-    top_layers,
+    static_base,
 )
 
 NAME = "Scenarios"
@@ -113,7 +112,10 @@ def render() -> None:
                 layer_id="pick",
             )
             event = st.pydeck_chart(
-                pl.deck([*city_base(PACK), pick_layer, *top_layers(PACK, LOC)], c.view(480, 300)),
+                pl.deck(
+                    [*static_base(PACK, LOC)[0], pick_layer, *static_base(PACK, LOC)[1]],
+                    c.view(480, 300),
+                ),
                 height=300,
                 key="scn_pick",
                 on_select="rerun",
@@ -321,9 +323,9 @@ def render() -> None:
             map_with_legend(
                 c,
                 [
-                    *city_base(PACK),
+                    *static_base(PACK, LOC)[0],
                     clayer,
-                    *top_layers(PACK, LOC),
+                    *static_base(PACK, LOC)[1],
                     *iso,
                     *labels(PACK, LOC, zoom.zoom),
                 ],
