@@ -87,6 +87,7 @@ __all__ = [
     "assumed_effect",
     "compare_effects",
     "confounder_frame",
+    "counted_as",
     "estimate_access_effect",
     "planted_effect_data",
     "predicted_change",
@@ -251,7 +252,7 @@ def _people_divisor(change_unit: str) -> float | None:
     return None
 
 
-def _counted(effect: Any) -> str:
+def counted_as(effect: Any) -> str:
     """What a count made from the demand rate is called ("people with ...", "referrals")."""
     if _people_divisor(effect.demand_unit) == 100.0:
         return f"people with {effect.demand_label}"
@@ -1326,7 +1327,7 @@ def predicted_change(
     changed = d.fillna(0.0) != 0
     if pp:
         factor: Any = out["population"] / divisor
-        unit = _counted(effect)
+        unit = counted_as(effect)
     else:  # a rate or score: the population-weighted mean over the areas whose access changed
         w_ch = out["population"] if "population" in out else pd.Series(1.0, index=d.index)
         w_ch = w_ch.where(changed, 0.0).fillna(0.0)

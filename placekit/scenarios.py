@@ -81,6 +81,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "ScenarioEngine",
     "ScenarioResult",
+    "column_label",
     "compare_scenarios",
     "list_scenarios",
     "load_scenario",
@@ -88,6 +89,79 @@ __all__ = [
     "save_scenario",
     "validate_scenario",
 ]
+
+#: Facility types in words (singular), for labels of result columns.
+FACILITY_WORDS = {
+    "gp": "GP practice",
+    "pharmacy": "pharmacy",
+    "dentist": "dentist",
+    "leisure": "leisure centre",
+    "library": "library",
+    "community_centre": "community centre",
+    "stop": "bus or tram stop",
+    "greenspace": "green space",
+    "school": "secondary school",
+}
+
+
+def column_label(
+    column: str,
+    *,
+    mode: str = "walk",
+    threshold_min: float | None = None,
+    demand: str = "",
+    demand_unit: str = "",
+) -> str:
+    """
+    A scenario result column in words with its unit (``gp_min_change`` ->
+    "change in walk time to the nearest GP practice (minutes; minus = shorter)").
+
+    Parameters
+    ----------
+    column
+        A column of :attr:`ScenarioResult.areas`, ``localities`` or ``by_imd_decile``.
+    mode
+        The scenario's travel mode ("walk" or "drive").
+    threshold_min
+        The threshold, for "people newly within" columns.
+    demand, demand_unit
+        The demand's label and the unit of its change (e.g. "people" for a
+        rate per resident, whose change is counted in people), for demand-change columns.
+
+    Returns
+    -------
+    str
+        The words; an unknown column comes back with underscores as spaces.
+    """
+    fixed = {
+        "area_name": "area",
+        "population": "residents",
+        "population_base": "residents now",
+        "population_scn": "residents with the scenario",
+    }
+    if column in fixed:
+        return fixed[column]
+    within = f"{threshold_min:g} min" if threshold_min is not None else "the threshold"
+    what = demand or "demand"
+    for suffix, words in (
+        ("_min_base", "{m} time to the nearest {f} now (minutes)"),
+        ("_min_scn", "{m} time to the nearest {f} with the scenario (minutes)"),
+        ("_min_change", "change in {m} time to the nearest {f} (minutes; minus = shorter)"),
+        ("_people_newly_within", "people newly within {w} of a {f}"),
+        ("_demand_change_lower_assumed", "{d}: change with the assumed effect, lower bound{u}"),
+        ("_demand_change_upper_assumed", "{d}: change with the assumed effect, upper bound{u}"),
+        ("_demand_change_assumed", "{d}: change with the assumed effect{u}"),
+        ("_demand_change_lower", "{d}: estimated change, lower 95% bound{u}"),
+        ("_demand_change_upper", "{d}: estimated change, upper 95% bound{u}"),
+        ("_demand_change", "{d}: estimated change{u}"),
+    ):
+        if column.endswith(suffix):
+            fac = column.removesuffix(suffix)
+            f = FACILITY_WORDS.get(fac, fac.replace("_", " "))
+            u = f" ({demand_unit})" if demand_unit else ""
+            return words.format(m=mode, f=f, w=within, d=what, u=u)
+    return column.replace("_", " ")
+
 
 SCHEMA_VERSION = 1
 INTERVENTIONS = (
@@ -1233,9 +1307,11 @@ class ScenarioEngine:
             if rows
             else gpd.GeoDataFrame({"name": []}, geometry=[], crs=WORKING_CRS)
         )
-        out.attrs.update(label=f"{minutes:g}-minute {self.mode} service area",
-                         method="service_area: reached streets buffered 50 m, blocks filled",
-                         max_cost=cost)
+        out.attrs.update(
+            label=f"{minutes:g}-minute {self.mode} service area",
+            method="service_area: reached streets buffered 50 m, blocks filled",
+            max_cost=cost,
+        )
         return out
 
     def _minutes(self, cost: np.ndarray) -> np.ndarray:

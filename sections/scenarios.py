@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import geopandas as gpd
+import pandas as pd
 import streamlit as st
 
 from placekit import layers as pl
@@ -17,6 +19,7 @@ from placekit.scenarios import (
     INTERVENTIONS,
     SCHEMA_VERSION,
     ScenarioEngine,
+    column_label,
     parse_scenario,
     validate_scenario,
 )
@@ -54,16 +57,18 @@ def added_sites(engine: ScenarioEngine, scenario: dict[str, Any]) -> gpd.GeoSeri
     return gpd.GeoSeries.from_xy([x for x, _ in xy], [y for _, y in xy], crs=WORKING_CRS)
 
 
-def change_words(col: str) -> str:
-    """A change column in words with its unit, e.g. ``gp_min_change`` -> walk time to GP."""
-    if col.endswith("_min_change"):
-        fac = col.removesuffix("_min_change")
-        return f"change in walk time to the nearest {fac.replace('_', ' ')} (minutes)"
-    if col.endswith("_demand_change_assumed"):
-        return f"change in {col.removesuffix('_demand_change_assumed')} (assumed effect)"
-    if col.endswith("_demand_change"):
-        return f"change in {col.removesuffix('_demand_change').replace('_', ' ')} (estimated)"
-    return col.replace("_", " ")
+def readable(
+    frame: pd.DataFrame, words: Callable[[str], str], *, people_demand: bool = False
+) -> pd.DataFrame:
+    """A result table to show: people as whole numbers, minutes to 0.1, columns in words."""
+    out = frame.copy()
+    for col in out.columns:
+        if not pd.api.types.is_numeric_dtype(out[col]):
+            continue
+        whole = col.startswith("population") or "people" in col
+        whole = whole or (people_demand and "demand_change" in col)
+        out[col] = out[col].round(0).astype("Int64") if whole else out[col].round(1)
+    return out.rename(columns=words)
 
 
 def render() -> None:
@@ -289,12 +294,19 @@ def render() -> None:
                 if c.endswith("_min_change")
                 or (c.endswith(("_demand_change", "_demand_change_assumed")) and a[c].notna().any())
             ]
-            show = st.selectbox(
-                "Show change in", change_cols, key="scn_show", format_func=change_words
-            )
+            from placekit.effects import counted_as  # scikit-learn behind it: only once applied
+
+            eng = scenario_engine(PACK, scn_demand)
+            effects = [eng.effect(f) for f in {c.split("_", 1)[0] for c in change_cols}]
+            counted = next((counted_as(e) for e in effects if e is not None), "")
+
+            def words(col: str) -> str:
+                return column_label(col, threshold_min=float(threshold), demand=counted)
+
+            show = st.selectbox("Show change in", change_cols, key="scn_show", format_func=words)
             ctable = place.table("lsoa", []).join(a[[show]])
             clayer, clg = pl.change_choropleth(
-                ctable, show, title=change_words(show), layer_id="scn_change"
+                ctable, show, title=words(show), layer_id="scn_change"
             )
             iso = scenario_isochrones(
                 PACK, json.dumps(res.scenario, sort_keys=True), scn_demand, float(threshold)
@@ -350,9 +362,15 @@ def render() -> None:
                     f"{k.removesuffix('_people_newly_within')}: {v:,}" for k, v in newly.items()
                 )
             )
-            st.dataframe(res.localities[LOC].round(2), width="stretch")
+            st.dataframe(
+                readable(res.localities[LOC], words, people_demand=counted.startswith("people")),
+                width="stretch",
+            )
             st.write("Who gains, by IMD 2025 decile (1 = most deprived):")
-            st.dataframe(res.by_imd_decile, width="stretch")
+            st.dataframe(
+                readable(res.by_imd_decile, words, people_demand=counted.startswith("people")),
+                width="stretch",
+            )
             for n in res.notes:
                 st.info(md_escape(n))
         if len(st.session_state.get("scn_results", {})) > 1:

@@ -182,6 +182,12 @@ def test_scenario_section_apply(at):
     assert any("People newly within" in s.value for s in at.success)
     ids = [layer["id"] for layer in _deck(at)["layers"]]
     assert "scn_change" in ids and "poly-isochrone" in ids
+    # the locality table in words, with whole residents and people (no ids, no fractions)
+    loc = at.dataframe[0].value
+    assert "residents now" in loc.columns and "gp_min_base" not in loc.columns
+    newly = "people newly within 15 min of a GP practice"
+    assert str(loc[newly].dtype) == "Int64"
+    assert int(loc[newly].sum()) == int(res.areas["gp_people_newly_within"].sum())
 
 
 def test_export_section(at):

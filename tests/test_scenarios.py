@@ -435,3 +435,22 @@ def test_messages_render_nothing(place):
             html = md.render(str(err.value))
             assert "<img" not in html and "<a " not in html and "<script" not in html, html
             assert bad not in str(err.value)
+
+
+def test_result_columns_in_words():
+    from placekit.scenarios import column_label
+
+    assert column_label("gp_min_change") == (
+        "change in walk time to the nearest GP practice (minutes; minus = shorter)"
+    )
+    assert column_label("stop_min_base", mode="drive") == (
+        "drive time to the nearest bus or tram stop now (minutes)"
+    )
+    assert column_label("gp_people_newly_within", threshold_min=12.5) == (
+        "people newly within 12.5 min of a GP practice"
+    )
+    assert column_label(
+        "pharmacy_demand_change_upper", demand="people with bad health", demand_unit="people"
+    ) == ("people with bad health: estimated change, upper 95% bound (people)")
+    assert column_label("population_scn") == "residents with the scenario"
+    assert column_label("new_thing_x") == "new thing x"
