@@ -71,6 +71,7 @@ import re
 import tempfile
 import warnings
 import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
@@ -169,6 +170,7 @@ Source = str | Path | bytes | bytearray | memoryview | IO[bytes]
 #: What a damaged zip (XLSX, zipped Shapefile) can raise while it is read.
 _UNZIP_ERRORS = (
     zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError,
+    zlib.error,  # a flipped byte inside a deflated part
 )
 
 

@@ -589,3 +589,30 @@ def test_place_unchanged_after_every_kind_of_error(place):
         with pytest.raises((DataError, SchemaError, CRSError)):
             fn(place, body, name=name)
         _assert_unchanged(place, snap)
+
+
+def _deflate_damaged_xlsx(place) -> bytes:
+    """A workbook with one byte flipped inside the deflated sheet, where zlib (not zip) fails."""
+    import zlib
+
+    buf = io.BytesIO()
+    rows = [{"lsoa_code": c, "referrals": i} for i, c in enumerate(place.lsoa.index[:300])]
+    pd.DataFrame(rows).to_excel(buf, index=False)
+    raw = buf.getvalue()
+    info = zipfile.ZipFile(io.BytesIO(raw)).getinfo("xl/worksheets/sheet1.xml")
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    for k in range(start + 5, start + info.compress_size - 5):
+        bad = raw[:k] + bytes([raw[k] ^ 0xFF]) + raw[k + 1 :]
+        try:
+            zipfile.ZipFile(io.BytesIO(bad)).read("xl/worksheets/sheet1.xml")
+        except zlib.error:
+            return bad
+        except zipfile.BadZipFile:  # a CRC mismatch: not the case wanted
+            continue
+    raise AssertionError("no byte gives a zlib error")  # pragma: no cover
+
+
+def test_xlsx_damaged_inside_a_deflated_part_is_refused_in_words(place):
+    bad = _deflate_damaged_xlsx(place)
+    with pytest.raises(DataError, match=r"is damaged: part 'xl/worksheets/sheet1\.xml' cannot"):
+        add_table(place, bad, name="t.xlsx")
