@@ -21,6 +21,7 @@ from sections._common import (
     legend,
     on_homes,
     residential_words,
+    show_error,
     static_areas,
     static_base,
 )
@@ -92,7 +93,7 @@ def render() -> None:
     try:
         table = place.table(level, chosen)
     except PlacekitError as err:
-        st.error(md_escape(err))
+        show_error(err)
         st.stop()
     drawn = table  # the geometry the map draws: the areas, or their residential land
     if homes:

@@ -9,13 +9,12 @@ from placekit import workflows as wf
 from placekit.report import locality_report
 from placekit.targeting import DEFAULT_CRITERIA, balance_table, match_comparisons
 from sections._common import (
-    city_base,
     ctx,
     drivers_for,
     labels,
     map_with_legend,
     sensitivity,
-    top_layers,
+    static_base,
     typology,
 )
 
@@ -76,7 +75,7 @@ def render() -> None:
     )
     map_with_legend(
         c,
-        [*city_base(c.pack), player, *top_layers(c.pack, loc), *labels(c.pack, loc)],
+        [*static_base(c.pack, loc)[0], player, *static_base(c.pack, loc)[1], *labels(c.pack, loc)],
         plg,
         key="tiers_map",
     )

@@ -31,6 +31,7 @@ from sections._common import (
     map_with_legend,
     scenario_engine,
     scenario_isochrones,
+    show_error,
     static_base,
 )
 
@@ -214,7 +215,7 @@ def render() -> None:
                 )
                 items.append(item)
             except PlacekitError as err:
-                st.error(md_escape(err))
+                show_error(err)
         st.json(items, expanded=False)
         threshold = st.slider("Threshold (minutes)", 5, 30, 15, key="scn_t")
         with st.expander("An effect from the literature (optional), shown beside the estimate"):
@@ -259,7 +260,7 @@ def render() -> None:
                 )
                 st.rerun()
             except PlacekitError as err:
-                st.error(md_escape(err))
+                show_error(err)
         if st.session_state.get("scn_loaded_msg"):
             st.success(md_escape(st.session_state.pop("scn_loaded_msg")))
         c1, c2, c3 = st.columns(3)
@@ -272,7 +273,7 @@ def render() -> None:
                 st.session_state["scn_result"] = (res, prep_s)
                 st.session_state.setdefault("scn_results", {})[doc["name"]] = res
             except PlacekitError as err:
-                st.error(md_escape(err))
+                show_error(err)
         if c2.button("Clear", key="scn_clear"):
             st.session_state["scn_items"] = []
             st.session_state.pop("scn_result", None)

@@ -9,7 +9,7 @@ import placekit
 from placekit import workflows as wf
 from placekit.errors import PlacekitError
 from placekit.text import md_escape
-from sections._common import bind, bind_many, ctx
+from sections._common import bind, bind_many, ctx, show_error
 
 NAME = "Table"
 #: Shown side by side by default, where the place has them.
@@ -80,7 +80,7 @@ def render() -> None:
             sort_by=sort_by,
         )
     except PlacekitError as err:
-        st.error(md_escape(err))
+        show_error(err)
         return
     t = res.table
     where = f" in {place.localities[in_level].loc[codes[0], 'area_name']}" if codes else ""

@@ -13,7 +13,7 @@ from placekit import change as ch
 from placekit import layers as pl
 from placekit.errors import PlacekitError
 from placekit.text import md_escape
-from sections._common import STATIC_DIR, base_place, ctx, legend, static_base
+from sections._common import STATIC_DIR, base_place, ctx, legend, show_error, static_base
 
 NAME = "Trends"
 IOD, CENSUS = "IoD 2019 → 2025", "Census 2011 → 2021"
@@ -311,6 +311,6 @@ def render() -> None:
     try:
         (_iod if source == IOD else _census)(c, map_level, table_level)
     except PlacekitError as err:
-        st.error(md_escape(err))
+        show_error(err)
     st.caption(placekit.AREA_LEVEL_CAVEAT)
     st.caption(md_escape(" · ".join(place.attributions)))

@@ -9,12 +9,11 @@ import streamlit as st
 import placekit
 from placekit import layers as pl
 from sections._common import (
-    city_base,
     ctx,
     k_diagnostics,
     labels,
     map_with_legend,
-    top_layers,
+    static_base,
     typology,
 )
 
@@ -92,7 +91,12 @@ def render() -> None:
         )
     map_with_legend(
         c,
-        [*city_base(c.pack), layer, *top_layers(c.pack, c.loc), *labels(c.pack, c.loc)],
+        [
+            *static_base(c.pack, c.loc)[0],
+            layer,
+            *static_base(c.pack, c.loc)[1],
+            *labels(c.pack, c.loc),
+        ],
         lg,
         key="types_map",
     )
