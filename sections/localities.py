@@ -78,9 +78,9 @@ def render() -> None:
         view=view,
     )
     prof = locality_profile(place, lvl, code)
-    st.dataframe(prof["indicators"], width="stretch")
+    st.dataframe(prof["indicators"].round(1), width="stretch")
     st.write("Best and least served neighbourhoods, by walk time to the nearest GP (minutes):")
-    st.dataframe(prof["served"], width="stretch")
+    st.dataframe(prof["served"].round(1), width="stretch")
     types = typology(c.pack, 6, 0)
     mix = types.labels.reindex(mine).value_counts().rename("neighbourhoods").to_frame()
     st.write("Neighbourhood types here (k = 6):")
