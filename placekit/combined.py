@@ -3,7 +3,10 @@
 :mod:`placekit.batch` writes ``OUT/combined.parquet``: one row per LSOA of every
 council done, with each indicator's value and its council, batch, region and
 England ranks. This module is what reads it back, for the app's England section and
-``placekit overview --batch DIR``.
+``placekit overview --batch DIR``: :func:`summarise_combined` gives one row per
+council or MSOA (the region map), :func:`council_detail` the LSOAs of one council
+(the detail when the map is zoomed into it), classed on every LSOA of the batch so a
+colour means the same value in every council.
 
 Summaries aggregate the LSOA rows of a council (or an MSOA) as the catalogue says:
 counts are summed; every other indicator is the **population-weighted mean of its
@@ -27,6 +30,8 @@ __all__ = [
     "LEVELS",
     "REQUIRED",
     "batch_root",
+    "council_detail",
+    "councils",
     "find_combined",
     "indicator_ids",
     "read_combined",
@@ -210,6 +215,112 @@ def summarise_combined(
                 "values (the combined table holds no denominators); ranks among the rows, "
                 "1 = worst; england_worst10_pct: % of residents in LSOAs in England's worst "
                 "decile (England: 10 %)"
+            ),
+        }
+    )
+    return out
+
+
+def councils(table: pd.DataFrame) -> dict[str, str]:
+    """The councils of a combined table, ``{code: name}`` in name order."""
+    first = table.groupby(table["council_code"].astype(str))["council_name"].first().astype(str)
+    return dict(sorted(first.items(), key=lambda kv: (kv[1], kv[0])))
+
+
+def council_detail(
+    table: pd.DataFrame,
+    council: str,
+    indicator: str,
+    *,
+    k: int = 5,
+    scheme: str = "quantiles",
+) -> pd.DataFrame:
+    """
+    The LSOAs of one council in a combined table, classed on every LSOA of the batch.
+
+    The class breaks are computed over all the table's LSOAs (every council of the
+    batch), not over the council alone, so one colour means one range of values
+    whichever council is shown, and a council's LSOAs compare with its neighbours'.
+
+    Parameters
+    ----------
+    table
+        From :func:`read_combined`.
+    council
+        The council's code (``council_code``; case and spaces ignored).
+    indicator
+        An indicator of the table (:func:`indicator_ids`).
+    k, scheme
+        Number of classes and ``"quantiles"`` or ``"natural_breaks"``
+        (:func:`placekit.classes.classify`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The council's rows, indexed by LSOA code in code order: ``lsoa_name``,
+        ``msoa_code``, ``msoa_name``, ``council_code``, ``council_name`` (those the
+        table has), ``population``, ``value`` (the indicator), its
+        ``<id>_council_rank`` and ``<id>_batch_rank`` when present, and ``class``
+        (0 = lowest values .. k-1; -1 = no value). ``attrs``: ``council``,
+        ``council_name``, ``indicator``, ``bins`` (upper bounds over the batch),
+        ``colours`` (one per class), ``legend`` (a :class:`placekit.classes.Legend`
+        without title), ``k``, ``scheme`` and ``n_batch_lsoa``.
+
+    Raises
+    ------
+    DataError
+        For a council or indicator not in the table, or a bad ``k`` or ``scheme``.
+    """
+    from placekit.classes import SCHEMES, classify
+
+    have = indicator_ids(table)
+    if indicator not in have:
+        msg = f"indicator {indicator!r} is not in the combined table; it has {have[:10]}."
+        raise DataError(msg)
+    if not (isinstance(k, int) and 2 <= k <= 9):
+        msg = f"k must be a whole number from 2 to 9; got {k!r}."
+        raise DataError(msg)
+    if scheme not in SCHEMES:
+        msg = f"scheme must be one of {sorted(SCHEMES)}; got {scheme!r}."
+        raise DataError(msg)
+    code = str(council).strip().upper()
+    names = councils(table)
+    if code not in names:
+        listed = ", ".join(f"{c} ({n})" for c, n in list(names.items())[:10])
+        msg = f"Council {str(council)[:40]!r} is not in the combined table; it has {listed}."
+        raise DataError(msg)
+    values = pd.to_numeric(table[indicator], errors="coerce").astype(float)
+    bins, colours, cls, legend = classify(values, k=k, scheme=scheme)
+    mine = (table["council_code"].astype(str) == code).to_numpy()
+    rows = table.loc[mine]
+    keep = [
+        c
+        for c in ("lsoa_name", "msoa_code", "msoa_name", "council_code", "council_name")
+        if c in rows.columns
+    ]
+    out = rows[keep].copy()
+    out["population"] = pd.to_numeric(rows["population"], errors="coerce")
+    out["value"] = values.loc[mine].to_numpy()
+    for rank in (f"{indicator}_council_rank", f"{indicator}_batch_rank"):
+        if rank in rows.columns:
+            out[rank] = rows[rank].to_numpy()
+    out["class"] = cls.loc[mine].to_numpy().astype(int)
+    out.index = pd.Index(rows.index.astype(str), name=table.index.name or "lsoa21_code")
+    out = out.sort_index()
+    out.attrs.update(
+        {
+            "council": code,
+            "council_name": names[code],
+            "indicator": indicator,
+            "bins": list(bins),
+            "colours": list(colours),
+            "legend": legend,
+            "k": k,
+            "scheme": scheme,
+            "n_batch_lsoa": len(table),
+            "method": (
+                f"class breaks ({scheme}, {k} classes) over all {len(table):,} LSOAs of the "
+                "batch, so a colour means the same values in every council"
             ),
         }
     )

@@ -90,3 +90,72 @@ def test_cli_overview(batch: Path, tmp_path: Path, capsys) -> None:
     err = capsys.readouterr().err
     assert err.startswith("placekit: error: No combined table at") and "placekit batch" in err
     assert not missing.exists()
+
+
+def _two_councils() -> pd.DataFrame:
+    """Ten LSOAs: Barnsley holds the values 6, 7 and 8, Rotherham 1-5, 9 and 10."""
+    values = [6.0, 7.0, 8.0, 1.0, 2.0, 3.0, 4.0, 5.0, 9.0, None]
+    n = len(values)
+    return pd.DataFrame(
+        {
+            "council_code": ["E08000016"] * 3 + ["E08000018"] * (n - 3),
+            "council_name": ["Barnsley"] * 3 + ["Rotherham"] * (n - 3),
+            "lsoa_name": [f"L{i}" for i in range(n)],
+            "msoa_code": ["E02000001"] * 3 + ["E02000002"] * (n - 3),
+            "population": [1000.0] * n,
+            "imd2025_score": values,
+            "imd2025_score_council_rank": [3, 2, 1, 7, 6, 5, 4, 3, 1, None],
+        },
+        index=pd.Index([f"E010000{20 + i}" for i in range(n)][::-1], name="lsoa21_code"),
+    )
+
+
+def test_council_detail_is_the_councils_lsoas_classed_over_the_batch() -> None:
+    from placekit.combined import council_detail, councils
+
+    t = _two_councils()
+    assert councils(t) == {"E08000016": "Barnsley", "E08000018": "Rotherham"}
+    d = council_detail(t, "e08000016 ", "imd2025_score", k=2)
+    # exactly Barnsley's three LSOAs, in code order
+    assert list(d.index) == sorted(t.index[:3]) and set(d["council_name"]) == {"Barnsley"}
+    assert sorted(d["value"]) == [6.0, 7.0, 8.0]
+    # halves of the batch's nine values (1..9): 6, 7 and 8 are all in the upper class; classed
+    # on Barnsley alone, 6 would be in the lower one
+    assert d.attrs["bins"][0] == pytest.approx(5.0)
+    assert list(d["class"]) == [1, 1, 1]
+    assert d.attrs["n_batch_lsoa"] == 10 and d.attrs["council_name"] == "Barnsley"
+    assert len(d.attrs["colours"]) == 2 and len(d.attrs["legend"].entries) == 3  # + no data
+    r = council_detail(t, "E08000018", "imd2025_score", k=2)
+    assert len(r) == 7 and r["class"].tolist().count(-1) == 1  # the LSOA with no value
+    assert r.loc[r["value"] == 5.0, "class"].item() == 0
+    assert r.loc[r["value"] == 9.0, "class"].item() == 1
+    assert "imd2025_score_council_rank" in r.columns
+    # natural breaks on the same nine values: the same council subset
+    nb = council_detail(t, "E08000016", "imd2025_score", k=3, scheme="natural_breaks")
+    assert list(nb.index) == list(d.index) and nb["class"].between(0, 2).all()
+    with pytest.raises(DataError, match=r"Council 'E09000001' is not in the combined table"):
+        council_detail(t, "E09000001", "imd2025_score")
+    with pytest.raises(DataError, match="not in the combined table; it has"):
+        council_detail(t, "E08000016", "gp_walk_min")
+    with pytest.raises(DataError, match="k must be a whole number from 2 to 9"):
+        council_detail(t, "E08000016", "imd2025_score", k=1)
+    with pytest.raises(DataError, match="scheme must be one of"):
+        council_detail(t, "E08000016", "imd2025_score", scheme="jenks")
+
+
+def test_cli_overview_council_detail(tmp_path: Path, capsys) -> None:
+    batch = tmp_path / "b"
+    batch.mkdir()
+    _two_councils().to_parquet(batch / "combined.parquet")
+    out = tmp_path / "barnsley.csv"
+    argv = ["overview", "--batch", str(batch), "--out", str(out), "--council", "E08000016"]
+    assert main([*argv, "--classes", "2"]) == 0
+    said = capsys.readouterr().out
+    assert "Wrote 3 LSOAs of Barnsley (E08000016)" in said and "batch's 10 LSOAs" in said
+    t = pd.read_csv(out, index_col=0)
+    assert list(t["imd2025_score_class"]) == [2, 2, 2]  # 1 = lowest class
+    assert sorted(t["imd2025_score"]) == [6.0, 7.0, 8.0]
+    bad = tmp_path / "none.csv"
+    assert main([*argv[:-1], "E09000001", "--out", str(bad)]) == 2
+    assert "Council 'E09000001' is not in the combined table" in capsys.readouterr().err
+    assert not bad.exists()
