@@ -353,7 +353,8 @@ def change_choropleth(
 ) -> tuple[pdk.Layer, Legend]:
     """
     A map of a change: unchanged areas grey; improvements and worsenings each in up to three
-    quantile classes of their own, green for better and red for worse.
+    quantile classes of their own (of the size of the change), blue for better and red for
+    worse (green is green space's colour); the smallest class of each reads "up to".
     """
     v = table[column].astype(float)
     better = v < -tolerance if lower_is_better else v > tolerance
@@ -369,10 +370,14 @@ def change_choropleth(
         shades = ramp[-len(q) :] if len(q) < 3 else ramp
         for idx, c in zip(mag.index, cls, strict=True):
             fill[idx] = [*list(shades[c]), 210]
-        lows = [float(mag.min()), *q[:-1]]
+        # the smallest class reads "up to": its lowest change may round to 0.00, which would
+        # read as "no change" (that has its own grey entry)
         entries += [
-            (f"{word}: {_fmt(lo)} – {_fmt(hi)}", shades[i])
-            for i, (lo, hi) in enumerate(zip(lows, q, strict=True))
+            (
+                f"{word}: up to {_fmt(hi)}" if i == 0 else f"{word}: {_fmt(q[i - 1])} – {_fmt(hi)}",
+                shades[i],
+            )
+            for i, hi in enumerate(q)
         ]
     entries.append(("no change", NO_CHANGE))
     g = _to_display(table[["area_name", "geometry"]], 20.0, coverage=True)

@@ -153,8 +153,15 @@ def test_change_map_classes():
     t = _grid([0.0, 0, 0, -1, -2, -3, -4, 2.0])
     layer, lg = pl.change_choropleth(t, "v", title="change")
     labels = [e[0] for e in lg.entries]
-    assert labels[-1] == "no change" and any(x.startswith("better") for x in labels)
-    assert any(x.startswith("worse") for x in labels)
+    # improvements 1-4 in tertiles of their size (2, 3, 4); the smallest class reads "up to",
+    # never "0.00 - ...", which would read as no change
+    assert labels == [
+        "better: up to 2.00",
+        "better: 2.00 – 3.00",
+        "better: 3.00 – 4.00",
+        "worse: up to 2.00",
+        "no change",
+    ]
     fills = {f["properties"]["code"]: f["properties"]["fill"][:3] for f in layer.data["features"]}
     assert fills["c0"] == list(pl.NO_CHANGE)
     assert fills["c6"] == list(pl.BETTER[-1]) and fills["c7"] in [list(c) for c in pl.WORSE]
