@@ -8,7 +8,11 @@ file name. :func:`build_pack`
 
 1. selects the chosen councils' rows of every area table and boundary file by their
    ``lad_code`` column (LSOA 2021, Census, IoD 2025/2019, fuel poverty, lookups, MSOA,
-   wards, brownfield ...);
+   wards, brownfield ...); the Census 2011 tables (households by deprivation dimension,
+   usual residents) keep the LSOA 2011 codes that the ONS LSOA 2011 -> 2021 lookup gives
+   the councils' 2021 LSOAs, whatever council code a 2011 table carries, and a build
+   whose sources lack them says so in its report (Census 2011 -> 2021 change is then
+   unavailable for the pack);
 2. keeps facilities (GP, pharmacy, dentist, OSM POIs, green space, NaPTAN stops, rail
    and tram), roads and the street network within the councils' outline buffered by
    ``margin_km`` in EPSG:27700, so access at the edge counts the GP over the border;
@@ -63,6 +67,7 @@ from placekit.errors import CRSError, DataError, PlacekitError, SchemaError, exp
 
 __all__ = [
     "LA_COLUMN",
+    "NEEDS",
     "SOURCES",
     "SOURCE_CRS",
     "BuildReport",
@@ -124,6 +129,16 @@ class SourceSpec:
         Whether a pack cannot be built without it.
     exclude
         Globs of file names that the pattern must not pick.
+    licence, attribution
+        Written to the role's manifest entry and the pack's ``PROVENANCE.md``.
+    label
+        What the source is, in words (for messages and progress).
+    by_codes
+        Select rows by the ``geography`` codes of the councils (for ``lsoa11``: the LSOA
+        2011 codes of the cut ``lookup11``) even when the file has a ``lad_code`` column,
+        which in a 2011 table may be a council as it was in 2011. Without those codes the
+        ``lad_code`` column is used; without either the role is left out (a report
+        warning, not an error).
     """
 
     key: str
@@ -139,18 +154,20 @@ class SourceSpec:
     licence: str = "OGL v3"
     attribution: str = _pack.ATTRIBUTION_OGL
     label: str = ""
+    by_codes: bool = False
 
 
 def _s(key: str, pattern: str, kind: str, cut: str, label: str, *,
        cols: Mapping[str, tuple[str, ...]] | None = None, keys: tuple[str, ...] = (),
        opt: tuple[str, ...] = (), geo: str = "lsoa21", req: bool = False,
        exclude: tuple[str, ...] = (), lic: str = "OGL v3", att: str = _pack.ATTRIBUTION_OGL,
-       ) -> SourceSpec:
+       by_codes: bool = False) -> SourceSpec:
     return SourceSpec(key, pattern, kind, cut, dict(cols or {}), keys, opt, geo, req, exclude,
-                      lic, att, label)
+                      lic, att, label, by_codes)
 
 
 _L21 = ("LSOA21CD", "lsoa21cd", "lsoa21_code")
+_L11 = ("lsoa11_code", "LSOA11CD", "lsoa11cd", "LSOA Code")
 _OSMA = _pack.ATTRIBUTION_OSM
 _NHS = _pack.ATTRIBUTION_NHS
 _ODS = {"org_code": ("org_code",), "name": ("name",), "status_code": ("status_code",)}
@@ -184,6 +201,17 @@ SOURCES: tuple[SourceSpec, ...] = (
     _s("lookup11", "lookups/*lsoa11*lsoa21*.csv", "table", "area", "ONS LSOA 2011 -> 2021 lookup",
        cols={"lsoa11": ("LSOA11CD", "lsoa11cd"), "code": _L21, "change": ("CHGIND", "chgind")},
        keys=("lsoa11", "change"), att=f"ONS LSOA 2011 to 2021 lookup; {_pack.ATTRIBUTION_OGL}"),
+    _s("census2011_deprivation", "census/*census2011*deprivation*lsoa11*.csv", "table", "area",
+       "Census 2011 households by number of deprivation dimensions (QS119) by LSOA 2011",
+       cols={"code": _L11, "group": ("households_number_deprivation_dimensions",),
+             "value": ("count",)},
+       keys=("code", "group", "value"), geo="lsoa11", by_codes=True,
+       att=f"ONS Census 2011 QS119 household deprivation; {_pack.ATTRIBUTION_OGL}"),
+    _s("census2011_population", "census/*census2011*population*lsoa11*.csv", "table", "area",
+       "Census 2011 usual residents by LSOA 2011",
+       cols={"code": _L11, "value": ("All usual residents", "usual_residents")},
+       keys=("code", "value"), geo="lsoa11", by_codes=True,
+       att=f"ONS Census 2011 usual residents; {_pack.ATTRIBUTION_OGL}"),
     _s("msoa11", "boundaries/*msoa11*.parquet", "vector", "area", "MSOA 2011 boundaries",
        cols={"code": ("MSOA11CD", "msoa11cd")}, keys=("code",), geo="msoa11", att=_ONS),
     _s("brownfield", "planning/*brownfield*.csv", "table", "area", "Brownfield land by MSOA 2011",
@@ -246,6 +274,13 @@ SOURCES: tuple[SourceSpec, ...] = (
 _SPECS = {s.key: s for s in SOURCES}
 #: Share of live postcodes with a building within 50 m below which footprints count as incomplete.
 _COMPLETE_BUILDINGS = 0.9
+_GEO_WORDS = {"lsoa21": "LSOA 2021", "lsoa11": "LSOA 2011", "msoa11": "MSOA 2011"}
+#: What a pack can do only with all these roles: ``{what: roles}``; a build whose sources lack one
+#: names it in :attr:`BuildReport.unavailable` (the roles :mod:`placekit.change` reads).
+NEEDS: dict[str, tuple[str, ...]] = {
+    "Census 2011 -> 2021 change (household deprivation, population)": (
+        "lookup11", "census2011_deprivation", "census2011_population"),
+}
 _DERIVED = {"boundary": _s("boundary", "", "vector", "derived", "The councils' outline", att=_ONS)}
 
 
@@ -271,6 +306,10 @@ class BuildReport:
         ``{role: file in the pack}``.
     missing
         ``{role: pattern that found nothing}`` for the optional roles left out.
+    unavailable
+        ``{what: why}`` for each feature of :data:`NEEDS` the pack cannot offer, naming
+        each role it lacks and why (no source matched its pattern, or the source has no
+        rows for the councils).
     facilities
         ``{layer: {"inside": n, "margin": n}}`` per place layer (``data/layers.json``,
         filters applied): inside the councils, and in the margin around them.
@@ -303,6 +342,7 @@ class BuildReport:
     population_by_la: dict[str, int] = field(default_factory=dict)
     roles: dict[str, str] = field(default_factory=dict)
     missing: dict[str, str] = field(default_factory=dict)
+    unavailable: dict[str, str] = field(default_factory=dict)
     facilities: dict[str, dict[str, int]] = field(default_factory=dict)
     rows: dict[str, int] = field(default_factory=dict)
     network: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -337,6 +377,7 @@ class BuildReport:
         if self.missing:
             lines.append("  left out (no source): "
                          + ", ".join(f"{r} ({p})" for r, p in self.missing.items()))
+        lines += [f"  unavailable: {k}: {v}" for k, v in self.unavailable.items()]
         lines += [f"  warning: {w}" for w in self.warnings]
         lines.append("  time: " + ", ".join(f"{k} {v:.1f} s" for k, v in self.timings_s.items()))
         return "\n".join(lines)
@@ -638,6 +679,7 @@ class _Ctx:
     buffer: BaseGeometry              # area buffered by the margin
     codes: dict[str, set[str]] = field(default_factory=dict)
     roles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    left_out: dict[str, str] = field(default_factory=dict)   # found source -> why not in pack
     notes: list[str] = field(default_factory=list)   # PROVENANCE lines
 
     def rel(self, p: Path) -> str:
@@ -670,35 +712,109 @@ class _Ctx:
 
 
 def _select_area(ctx: _Ctx, spec: SourceSpec, df: pd.DataFrame, cols: Mapping[str, str],
-                 path: Path) -> pd.DataFrame:
-    if LA_COLUMN in df.columns:
-        return df[df[LA_COLUMN].astype(str).isin(ctx.la_codes)]
+                 path: Path) -> tuple[pd.DataFrame | None, str]:
+    """
+    The councils' rows of an area table, and the rule that picked them.
+
+    Returns ``(None, why)`` for a :attr:`SourceSpec.by_codes` source with neither the
+    councils' codes nor a ``lad_code`` column to select by.
+
+    Raises
+    ------
+    SchemaError
+        For any other source with neither.
+    """
     known = ctx.codes.get(spec.geography)
+    words = _GEO_WORDS.get(spec.geography, spec.geography)
+
+    def by_code(codes: set[str]) -> tuple[pd.DataFrame, str]:
+        src = " (from `lookup11`)" if spec.geography == "lsoa11" else ""
+        return (df[df[cols["code"]].astype(str).isin(codes)],
+                f"rows whose `{cols['code']}` is one of the councils' {len(codes):,} {words} "
+                f"codes{src}")
+
+    if spec.by_codes and known is not None and "code" in cols:
+        return by_code(known)
+    if LA_COLUMN in df.columns:
+        return (df[df[LA_COLUMN].astype(str).isin(ctx.la_codes)],
+                f"rows with {LA_COLUMN} in the councils")
+    if spec.by_codes:
+        return None, (f"{path.name} has no {LA_COLUMN!r} column and there is no {words} "
+                      "lookup (`lookup11`) to select the councils' rows by")
     if "code" not in cols or known is None:
         msg = (f"{path} ({spec.label}) has no {LA_COLUMN!r} column to select the councils' rows "
                "by, and no area code placekit can match. Add a lad_code column.")
         raise SchemaError(msg)
-    return df[df[cols["code"]].astype(str).isin(known)]
+    return by_code(known)
 
 
 def _cut_area_role(ctx: _Ctx, key: str) -> None:
     spec = _SPECS[key]
     path = ctx.found[key]
     df, cols = _read(spec, path)
-    sub = _select_area(ctx, spec, df, cols, path)
+    sub, rule = _select_area(ctx, spec, df, cols, path)
+    if sub is None:
+        ctx.left_out[key] = rule
+        ctx.report.warnings.append(f"{key}: left out: {rule}")
+        return
     if spec.geography == "lsoa21" and "code" in cols:
         have = set(sub[cols["code"]].astype(str))
         lost = len(set(ctx.lsoa.index) - have)
         if lost:
             ctx.report.warnings.append(f"{key}: {lost} of {len(ctx.lsoa)} LSOAs have no row in "
                                        f"{path.name}")
+    elif spec.by_codes and spec.geography in ctx.codes:
+        known = ctx.codes[spec.geography]
+        lost = len(known - set(sub[cols["code"]].astype(str)))
+        if lost:
+            ctx.report.warnings.append(
+                f"{key}: {lost} of the councils' {len(known):,} "
+                f"{_GEO_WORDS.get(spec.geography, spec.geography)} codes have no row in "
+                f"{path.name}")
     if sub.empty:
+        ctx.left_out[key] = f"{path.name} has no rows for {', '.join(ctx.la_codes)}"
         ctx.report.warnings.append(f"{key}: {path.name} has no rows for {ctx.la_codes}; left out")
         return
+    _check_values(ctx, key, sub, cols, path)
     ext = ".parquet" if spec.kind == "vector" else path.suffix
     out = ctx.out_path(key, spec.pattern.split("/")[0], ext)
     _write(sub, out)
-    ctx.add_role(key, out, cols, len(sub), f"rows with {LA_COLUMN} in the councils")
+    ctx.add_role(key, out, cols, len(sub), rule)
+
+
+def _check_values(ctx: _Ctx, key: str, sub: pd.DataFrame, cols: Mapping[str, str],
+                  path: Path) -> None:
+    """Warn about values a role's reader will refuse (the Census 2011 tables' counts and groups)."""
+    if key not in ("census2011_deprivation", "census2011_population"):
+        return
+    value = pd.to_numeric(sub[cols["value"]], errors="coerce")
+    bad = int((value.isna() | (value < 0)).sum())
+    if bad:
+        ctx.report.warnings.append(f"{key}: {bad} rows of {path.name} have no count >= 0 in "
+                                   f"{cols['value']!r}")
+    if key == "census2011_deprivation":
+        dims = pd.to_numeric(sub[cols["group"]], errors="coerce")
+        odd = sorted(set(sub.loc[~dims.isin([0, 1, 2, 3, 4]), cols["group"]].astype(str)))
+        if odd:
+            ctx.report.warnings.append(
+                f"{key}: {cols['group']!r} in {path.name} must hold the number of deprivation "
+                f"dimensions 0 to 4; found {odd[:5]}: Census 2011 -> 2021 change will refuse it")
+    dup = sub[cols["code"]].astype(str) if key == "census2011_population" else None
+    if dup is not None and dup.duplicated().any():
+        ctx.report.warnings.append(f"{key}: {int(dup.duplicated().sum())} LSOA 2011 codes are "
+                                   f"listed more than once in {path.name}")
+
+
+def _unavailable(ctx: _Ctx) -> dict[str, str]:
+    """``{what: why}`` for each feature of :data:`NEEDS` whose roles the pack lacks."""
+    out = {}
+    for what, roles in NEEDS.items():
+        why = [f"no {r} ({ctx.left_out[r]})" if r in ctx.left_out
+               else f"no {r} (nothing matched `{_SPECS[r].pattern}` in the sources)"
+               for r in roles if r not in ctx.roles]
+        if why:
+            out[what] = "; ".join(why)
+    return out
 
 
 def _where(frame: pd.DataFrame, where: Mapping[str, tuple[str, ...]],
@@ -1140,6 +1256,7 @@ def _build_into(ctx: _Ctx, lsoa_src: gpd.GeoDataFrame, lcols: dict[str, str],
     rep.population = int(by_code.reindex(ctx.lsoa.index).fillna(0).sum())
     rep.population_by_la = {c: int(by_code.reindex(ctx.lsoa.index[la_of == c]).fillna(0).sum())
                             for c in ctx.la_codes}
+    rep.unavailable = _unavailable(ctx)
     done()
 
     done = _stage(say, timings, "facilities", "Facilities within the margin", 0.25)
@@ -1275,6 +1392,8 @@ def _provenance(ctx: _Ctx, origins: Mapping[str, Any]) -> str:
     rep = ctx.report
     lic = sorted({f"- {s['licence']}: {s['attribution']}" for s in ctx.roles.values()})
     miss = "".join(f"- `{r}`: nothing matched `{p}`\n" for r, p in rep.missing.items())
+    miss += "".join(f"- `{r}`: {why}\n" for r, why in ctx.left_out.items())
+    miss += "".join(f"- {what}: unavailable, {why}\n" for what, why in rep.unavailable.items())
     councils = ", ".join(f"{c} ({rep.la_names[c]})" for c in ctx.la_codes)
     return (f"# {rep.name}: place pack provenance\n\n"
             f"Cut by `placekit pack build` on {_dt.date.today().isoformat()} from the sources "

@@ -18,7 +18,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely.geometry import box
-from tiny_sources import LSOAS, POPULATION, make_tiny_sources, write_grid_osm
+from tiny_sources import (
+    DEPRIVATION11,
+    LSOAS,
+    OUTSIDE11,
+    POPULATION,
+    POPULATION11,
+    make_tiny_sources,
+    write_grid_osm,
+)
 
 from placekit import packbuild
 from placekit.errors import CRSError, DataError, SchemaError, explain
@@ -249,6 +257,164 @@ def test_postcodes_with_doterm_instead_of_status(
     table = open_pack(tmp_path / "d").read_table("postcodes")
     # live: 4 in Westerby, and in the margin Easterby's 4 and the one outside both councils
     assert int(table["live"].astype(str).eq("True").sum()) == 9
+
+
+# ----------------------------------------------------------------------------- Census 2011
+CENSUS11 = "Census 2011 -> 2021 change (household deprivation, population)"
+
+
+def test_census2011_roles_cut_to_the_councils_lsoa11(west) -> None:
+    out, rep, _ = west
+    pk = open_pack(out)
+    want = sorted(c for c, v in LSOAS.items() if v[0] == WEST)
+    dep = pk.read_table("census2011_deprivation")
+    assert pk.spec("census2011_deprivation")["columns"] == {
+        "code": "lsoa11_code",
+        "group": "households_number_deprivation_dimensions",
+        "value": "count",
+    }
+    assert sorted(set(dep["lsoa11_code"])) == want  # not Easterby's, not E01999990
+    assert len(dep) == rep.rows["census2011_deprivation"] == 20  # 4 LSOAs x 0 ... 4 dimensions
+    got = {
+        (r.lsoa11_code, int(r.households_number_deprivation_dimensions)): r["count"]
+        for _i, r in dep.iterrows()
+    }
+    assert got == {(c, d): DEPRIVATION11[c][d] for c in want for d in range(5)}
+    assert dep["count"].sum() == 2000  # 500 households in each Westerby LSOA
+    pop = pk.read_table("census2011_population")
+    assert pk.spec("census2011_population")["columns"] == {
+        "code": "LSOA Code",
+        "value": "All usual residents",
+    }
+    assert pop.set_index("LSOA Code")["All usual residents"].to_dict() == {
+        "E01999901": 950,
+        "E01999902": 1000,
+        "E01999903": 1150,
+        "E01999904": 1250,
+    }
+    assert rep.rows["census2011_population"] == 4
+    for role in ("census2011_deprivation", "census2011_population"):
+        spec = pk.spec(role)
+        assert spec["licence"] == "OGL v3"
+        assert spec["attribution"].startswith("ONS Census 2011")
+        assert "Open Government Licence v3.0" in spec["attribution"]
+        assert spec["source"].startswith("census/census2011_")
+    assert "ONS Census 2011 usual residents" in pk.attributions
+    prov = (out / "PROVENANCE.md").read_text(encoding="utf-8")
+    assert "is one of the councils' 4 LSOA 2011 codes (from `lookup11`)" in prov
+    assert rep.unavailable == {}
+    assert "unavailable" not in rep.summary()
+
+
+def test_census2011_selected_by_the_lookup_not_the_2011_council_code(
+    sources: Path, tmp_path: Path, cache: Path
+) -> None:
+    # a council formed after 2011: the 2011 table's lad_code is the old district's
+    f = next((sources / "census").glob("census2011_household*"))
+    dep = pd.read_csv(f)
+    dep["lad_code"] = "E07999999"
+    dep.to_csv(f, index=False)
+    rep = packbuild.build_pack(sources, [EAST], tmp_path / "e", prebuild=(), margin_km=0)
+    pk = open_pack(tmp_path / "e")
+    got = pk.read_table("census2011_deprivation")
+    assert sorted(set(got["lsoa11_code"])) == ["E01999905", "E01999906", "E01999907", "E01999908"]
+    assert got["count"].sum() == 2800  # 700 households in each Easterby LSOA
+    assert pk.read_table("census2011_population")["All usual residents"].sum() == 6300
+    assert rep.unavailable == {}
+    assert not [w for w in rep.warnings if "census2011" in w]
+
+
+def test_census2011_absent_is_a_report_line_and_the_pack_builds(
+    sources: Path, tmp_path: Path, cache: Path
+) -> None:
+    next((sources / "census").glob("census2011_population*")).unlink()
+    rep = packbuild.build_pack(sources, [WEST], tmp_path / "p", prebuild=())
+    pk = open_pack(tmp_path / "p")
+    assert pk.has("census2011_deprivation") and not pk.has("census2011_population")
+    assert rep.missing["census2011_population"] == "census/*census2011*population*lsoa11*.csv"
+    why = (
+        "no census2011_population (nothing matched `census/*census2011*population*lsoa11*.csv` "
+        "in the sources)"
+    )
+    assert rep.unavailable == {CENSUS11: why}
+    assert f"  unavailable: {CENSUS11}: {why}" in rep.summary().splitlines()
+    assert f"{CENSUS11}: unavailable, {why}" in (tmp_path / "p" / "PROVENANCE.md").read_text()
+    from placekit.change import unavailable_changes
+    from placekit.place import load_place
+
+    assert (
+        "census2011_population"
+        in unavailable_changes(load_place(tmp_path / "p"))["census_2011_2021"]
+    )
+
+    # neither table, and a council without LSOA 2011 rows in the lookup: still builds
+    next((sources / "census").glob("census2011_household*")).unlink()
+    lk = next((sources / "lookups").glob("*lsoa11*lsoa21*"))
+    t = pd.read_csv(lk)
+    t[t["lad_code"] != WEST].to_csv(lk, index=False)
+    rep = packbuild.build_pack(sources, [WEST], tmp_path / "q", prebuild=())
+    assert not open_pack(tmp_path / "q").has("census2011_deprivation")
+    assert rep.unavailable[CENSUS11].startswith(
+        "no lookup11 (tinyshire_lsoa11_lsoa21_lad22.csv has no rows for E09999901); no census2011_"
+    )
+
+
+def test_census2011_without_lookup_or_lad_code_is_left_out(
+    sources: Path, tmp_path: Path, cache: Path
+) -> None:
+    next((sources / "lookups").glob("*lsoa11*lsoa21*")).unlink()
+    rep = packbuild.build_pack(sources, [WEST], tmp_path / "p", prebuild=())
+    pk = open_pack(tmp_path / "p")
+    # the regional table has lad_code: its Westerby rows are kept; the ONS one cannot be cut
+    assert sorted(set(pk.read_table("census2011_deprivation")["lsoa11_code"])) == [
+        "E01999901",
+        "E01999902",
+        "E01999903",
+        "E01999904",
+    ]
+    assert not pk.has("census2011_population")
+    line = (
+        "census2011_population: left out: census2011_population_households_density_tinyshire_"
+        "lsoa11.csv has no 'lad_code' column and there is no LSOA 2011 lookup (`lookup11`) to "
+        "select the councils' rows by"
+    )
+    assert line in rep.warnings
+    assert "no lookup11 (nothing matched" in rep.unavailable[CENSUS11]
+
+
+def test_census2011_odd_groups_are_a_warning(sources: Path, tmp_path: Path, cache: Path) -> None:
+    f = next((sources / "census").glob("census2011_household*"))
+    dep = pd.read_csv(f)
+    dep.loc[0, "households_number_deprivation_dimensions"] = 7
+    dep.to_csv(f, index=False)
+    rep = packbuild.build_pack(sources, [WEST], tmp_path / "p", prebuild=())
+    assert any("found ['7.0']" in w and "0 to 4" in w for w in rep.warnings)
+
+
+def test_census2011_change_on_a_built_tiny_pack(sources: Path, tmp_path: Path, cache: Path) -> None:
+    # the Census 2021 TS011 counts the change compares with (households by 0 ... 4 dimensions)
+    cen = next((sources / "census").glob("*selected_tables*.parquet"))
+    df = pd.read_parquet(cen)
+    ts011 = {"E01999901": (220, 160, 100, 30, 10), "E01999902": (300, 150, 50, 0, 0)}
+    for code, counts in ts011.items():
+        m = df["LSOA21CD"] == code
+        df.loc[m, "ts0110001"] = sum(counts)
+        for i, n in enumerate(counts):
+            df.loc[m, f"ts011000{i + 2}"] = n
+    df.to_parquet(cen)
+    packbuild.build_pack(sources, [WEST], tmp_path / "p", prebuild=())
+    from placekit.change import census_change
+    from placekit.place import load_place
+
+    c = census_change(load_place(tmp_path / "p"))
+    one = c.loc["E01999901"]
+    assert one["households_2011"] == 500
+    assert one["hh_deprived_1plus_pct_2011"] == pytest.approx(60.0)  # (150+100+40+10)/500
+    assert one["hh_deprived_2plus_pct_2011"] == pytest.approx(30.0)  # (100+40+10)/500
+    assert one["hh_deprived_1plus_pct_2021"] == pytest.approx(100 * 300 / 520)
+    assert one["population_2011"] == POPULATION11["E01999901"] == 950
+    assert c.loc["E01999902", "hh_deprived_2plus_pct_2011"] == pytest.approx(20.0)
+    assert OUTSIDE11 not in c.index
 
 
 # ----------------------------------------------------------------------------- errors

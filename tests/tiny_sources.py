@@ -12,6 +12,12 @@ LSOAs (x in metres, y from 380,000 to 382,000)::
 
 - Census ``ts0010001`` is 1000, 1100, 1200, 1300 in Westerby (4,600) and 1500 ... 1800 in
   Easterby (6,600).
+- Census 2011 (LSOA 2011 codes equal the 2021 ones; the lookup marks every LSOA unchanged):
+  households by number of deprivation dimensions 0 ... 4 (:data:`DEPRIVATION11`, 500 per
+  Westerby LSOA) in the regional long layout with ``lad_code``, and usual residents
+  (:data:`POPULATION11`: 950, 1000, 1150, 1250 in Westerby, 4,350) in the ONS layout with a
+  2011 ``Local authority code`` and no ``lad_code``. Both also hold E01999990, an LSOA of a
+  third council (E09999903) in no lookup, which no pack keeps.
 - Wards: a south and a north ward in each council (two LSOAs each); one MSOA per council.
 - Postcodes: in every LSOA a live one 200 m west of its centre and a terminated one 200 m
   east; one live postcode outside both councils at (429500, 381000).
@@ -39,10 +45,13 @@ from shapely.geometry import Point, box
 
 __all__ = [
     "COUNCILS",
+    "DEPRIVATION11",
     "GRID_X",
     "GRID_Y",
     "LSOAS",
+    "OUTSIDE11",
     "POPULATION",
+    "POPULATION11",
     "make_tiny_sources",
     "write_grid_osm",
 ]
@@ -60,6 +69,25 @@ LSOAS = {
     "E01999908": ("E09999902", 433000, 381000),
 }
 POPULATION = dict(zip(LSOAS, [1000, 1100, 1200, 1300, 1500, 1600, 1700, 1800], strict=True))
+#: An LSOA 2011 of a third council, in the national Census 2011 tables but in no lookup.
+OUTSIDE11 = "E01999990"
+#: Census 2011 households by number of deprivation dimensions (0, 1, 2, 3, 4) per LSOA 2011.
+DEPRIVATION11 = {
+    "E01999901": (200, 150, 100, 40, 10),
+    "E01999902": (250, 150, 70, 25, 5),
+    "E01999903": (300, 120, 60, 15, 5),
+    "E01999904": (350, 100, 40, 8, 2),
+    "E01999905": (400, 200, 80, 15, 5),
+    "E01999906": (420, 190, 70, 15, 5),
+    "E01999907": (440, 180, 60, 15, 5),
+    "E01999908": (460, 170, 50, 15, 5),
+    OUTSIDE11: (100, 100, 100, 100, 100),
+}
+#: Census 2011 usual residents per LSOA 2011.
+POPULATION11 = {
+    **dict(zip(LSOAS, [950, 1000, 1150, 1250, 1400, 1550, 1650, 1700], strict=True)),
+    OUTSIDE11: 2000,
+}
 GRID_X = [424500 + 1000 * i for i in range(16)]
 GRID_Y = [378500 + 1000 * j for j in range(6)]
 _TO_LL = pyproj.Transformer.from_crs("EPSG:27700", "EPSG:4326", always_xy=True)
@@ -204,6 +232,35 @@ def make_tiny_sources(folder: Path) -> None:
     pd.DataFrame(
         {"LSOA11CD": codes, "LSOA21CD": codes, "CHGIND": ["U"] * 8, "lad_code": la}
     ).to_csv(folder / "lookups" / "tinyshire_lsoa11_lsoa21_lad22.csv", index=False)
+    la11 = {**dict(zip(codes, la, strict=True)), OUTSIDE11: "E09999903"}
+    dep = [
+        (c, float(d), n, n / sum(counts), la11[c])
+        for c, counts in DEPRIVATION11.items()
+        for d, n in enumerate(counts)
+    ]
+    pd.DataFrame(
+        dep,
+        columns=[
+            "lsoa11_code",
+            "households_number_deprivation_dimensions",
+            "count",
+            "proportion",
+            "lad_code",
+        ],
+    ).to_csv(
+        folder / "census" / "census2011_household_deprivation_tinyshire_lsoa11.csv", index=False
+    )
+    pd.DataFrame(
+        {
+            "Local authority code": [la11[c] for c in POPULATION11],
+            "LSOA Code": list(POPULATION11),
+            "All usual residents": list(POPULATION11.values()),
+            "Households": [sum(DEPRIVATION11[c]) for c in POPULATION11],
+        }
+    ).to_csv(
+        folder / "census" / "census2011_population_households_density_tinyshire_lsoa11.csv",
+        index=False,
+    )
     pd.DataFrame(
         {
             "LSOA21CD": codes,
