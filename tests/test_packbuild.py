@@ -667,3 +667,18 @@ def test_real_rotherham_build(rotherham_build) -> None:
     assert 0.2 < rep.building_coverage["E08000018"] < 0.6
     pk = open_pack(out)
     assert pk.read_vector("lsoa")["lad_code"].eq("E08000018").all()
+    # Census 2011: QS119 for the 167 LSOA 2011 of the lookup, 0 ... 4 dimensions each; the
+    # sources have no Census 2011 usual residents (PROVENANCE part A, "Not found"), so the
+    # change is unavailable and says why
+    lk = pk.read_table("lookup11")
+    dep = pk.read_table("census2011_deprivation")
+    assert rep.rows["census2011_deprivation"] == len(dep) == 167 * 5
+    assert set(dep["lsoa11_code"]) == set(lk["LSOA11CD"])
+    assert dep["count"].sum() == 108_293
+    assert not pk.has("census2011_population")
+    assert "no census2011_population (nothing matched" in rep.unavailable[CENSUS11]
+    from placekit.change import unavailable_changes
+    from placekit.place import load_place
+
+    why = unavailable_changes(load_place(out))["census_2011_2021"]
+    assert "['census2011_population']" in why
