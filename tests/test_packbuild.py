@@ -682,3 +682,30 @@ def test_real_rotherham_build(rotherham_build) -> None:
 
     why = unavailable_changes(load_place(out))["census_2011_2021"]
     assert "['census2011_population']" in why
+
+
+@pytest.mark.skipif(not (REGION / "boundaries").is_dir(), reason="no South Yorkshire sources")
+def test_real_census2011_change_matches_the_shipped_sheffield_pack(
+    region_sources: Path, place, tmp_path: Path, cache: Path
+) -> None:
+    # the regional area sources (linked, not copied) plus the Census 2011 usual residents the
+    # Sheffield pack has and the region lacks: a Sheffield pack built from them gives exactly
+    # the Census 2011 -> 2021 change of the shipped Sheffield pack
+    from placekit.change import census_change
+    from placekit.place import load_place
+
+    src = tmp_path / "sources"
+    for sub in ("boundaries", "census", "lookups", "deprivation"):
+        (src / sub).mkdir(parents=True)
+        for f in (region_sources / sub).iterdir():
+            (src / sub / f.name).symlink_to(f)
+    pop11 = place.pack.file("census2011_population")
+    (src / "census" / pop11.name).symlink_to(pop11)
+    rep = packbuild.build_pack(src, place.pack.la_codes, tmp_path / "p", margin_km=0, prebuild=())
+    assert rep.unavailable == {}
+    assert rep.rows["census2011_population"] == 345  # PROVENANCE part A: Sheffield's LSOA 2011
+    assert rep.rows["census2011_deprivation"] == 345 * 5
+    built = census_change(load_place(tmp_path / "p"))
+    shipped = census_change(place)
+    assert len(built) == 343
+    pd.testing.assert_frame_equal(built, shipped.reindex(built.index), check_exact=True)
