@@ -799,10 +799,11 @@ def _check_values(ctx: _Ctx, key: str, sub: pd.DataFrame, cols: Mapping[str, str
             ctx.report.warnings.append(
                 f"{key}: {cols['group']!r} in {path.name} must hold the number of deprivation "
                 f"dimensions 0 to 4; found {odd[:5]}: Census 2011 -> 2021 change will refuse it")
-    dup = sub[cols["code"]].astype(str) if key == "census2011_population" else None
-    if dup is not None and dup.duplicated().any():
-        ctx.report.warnings.append(f"{key}: {int(dup.duplicated().sum())} LSOA 2011 codes are "
-                                   f"listed more than once in {path.name}")
+    if key == "census2011_population":
+        dup = int(sub[cols["code"]].astype(str).duplicated().sum())
+        if dup:
+            ctx.report.warnings.append(f"{key}: {dup} LSOA 2011 codes are listed more than once "
+                                       f"in {path.name}: Census 2011 -> 2021 change will refuse it")
 
 
 def _unavailable(ctx: _Ctx) -> dict[str, str]:
