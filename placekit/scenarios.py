@@ -76,6 +76,7 @@ from placekit.errors import DataError
 from placekit.place import Place
 
 __all__ = [
+    "FACILITY_WORDS",
     "INTERVENTIONS",
     "MODES",
     "SCHEMA_VERSION",

@@ -16,6 +16,7 @@ from placekit import workflows as wf
 from placekit.config import WORKING_CRS
 from placekit.errors import PlacekitError
 from placekit.scenarios import (
+    FACILITY_WORDS,
     INTERVENTIONS,
     SCHEMA_VERSION,
     ScenarioEngine,
@@ -360,7 +361,8 @@ def render() -> None:
             st.success(
                 f"Applied in {res.seconds:.2f} s{prep}. People newly within {threshold} min: "
                 + ", ".join(
-                    f"{k.removesuffix('_people_newly_within')}: {v:,}" for k, v in newly.items()
+                    f"{FACILITY_WORDS.get(f := k.removesuffix('_people_newly_within'), f)} {v:,}"
+                    for k, v in newly.items()
                 )
             )
             st.dataframe(
