@@ -213,6 +213,8 @@ def unavailable_changes(place: Place) -> dict[str, str]:
     reason = _census_unavailable(place)
     if reason:
         out["census_2011_2021"] = reason
+    elif why := _census_population_unavailable(place):
+        out["census_population"] = why
     return out
 
 
@@ -293,15 +295,25 @@ def change_table(
 
 def _census_unavailable(place: Place) -> str:
     """Why Census 2011 -> 2021 change cannot be computed for ``place`` ('' if it can)."""
-    missing = [r for r in (*CENSUS_ROLES, "lookup11") if not place.pack.has(r)]
+    missing = [r for r in ("census2011_deprivation", "lookup11") if not place.pack.has(r)]
     if missing or place.lookup11 is None:
         return (
             f"the pack's manifest has no {missing or ['lookup11']} (Census 2011 households by "
-            "deprivation dimension and usual residents by LSOA 2011, and the ONS LSOA "
-            "2011-2021 lookup), so Census 2011 -> 2021 change (household deprivation, "
-            "population) cannot be computed; add those roles to the manifest"
+            "deprivation dimension by LSOA 2011, and the ONS LSOA 2011-2021 lookup), so "
+            "Census 2011 -> 2021 change (household deprivation, population) cannot be "
+            "computed; add those roles to the manifest"
         )
     return ""
+
+
+def _census_population_unavailable(place: Place) -> str:
+    """Why the 2011 -> 2021 population change is missing ('' if the pack has it)."""
+    if place.pack.has("census2011_population"):
+        return ""
+    return (
+        "the pack's manifest has no census2011_population (Census 2011 usual residents by "
+        "LSOA 2011), so the population change is not given; household deprivation change is"
+    )
 
 
 def _z_status(z: np.ndarray, alpha_z: float, up: str, down: str) -> np.ndarray:
@@ -343,17 +355,21 @@ def _census_counts(place: Place) -> pd.DataFrame:
             "hh_deprived_2plus": wide[[2, 3, 4]].sum(axis=1, min_count=3),
         }
     )
-    pop = pk.read_table("census2011_population")
-    pop = pop.set_index(pop[pk.column("census2011_population", "code")].astype(str))
-    t11["population"] = pd.to_numeric(
-        pop[pk.column("census2011_population", "value")], errors="coerce"
-    ).reindex(t11.index)
+    has_pop = not _census_population_unavailable(place)
+    if has_pop:
+        pop = pk.read_table("census2011_population")
+        pop = pop.set_index(pop[pk.column("census2011_population", "code")].astype(str))
+        t11["population"] = pd.to_numeric(
+            pop[pk.column("census2011_population", "value")], errors="coerce"
+        ).reindex(t11.index)
     t11 = t11.loc[t11.index.isin(place.lookup11["LSOA11CD"])]
     pop21 = place.weights["population"].astype(float)
     w11 = place.population11 if place.population11 is not None else pd.Series(1.0, t11.index)
     c11 = lsoa11_to_lsoa21(
         t11, place.lookup11, weight11=w11, population21=pop21, count_columns=list(t11.columns)
     ).reindex(place.lsoa.index)
+    if not has_pop:  # the household measures stand on their own; residents are not known
+        c11["population"] = np.nan
     cen = pk.read_table("census")
     cen = cen.set_index(cen[pk.column("census", "code")].astype(str)).reindex(place.lsoa.index)
     lacking = [c for c in (*_TS011, _TS001) if c not in cen.columns]
@@ -467,7 +483,9 @@ def census_change(place: Place, *, alpha: float = 0.05) -> pd.DataFrame:
     Parameters
     ----------
     place
-        A place whose manifest names :data:`CENSUS_ROLES` and ``lookup11``.
+        A place whose manifest names ``census2011_deprivation`` and ``lookup11``
+        (and ``census2011_population`` for the population change: without it the
+        population columns are NaN and ``attrs["unavailable"]`` says why).
     alpha
         Two-sided significance level of the tests (default 0.05: ``|z| >= 1.96``).
 

@@ -217,8 +217,12 @@ def _census(c: Any, map_level: str, table_level: str) -> None:
         format_func=lambda k: CENSUS_MEASURES[k][2],
     )
     col, status, words, unit, _worse = CENSUS_MEASURES[m]
-    _map(c, CENSUS, map_level, col, f"{words}: change 2011 → 2021 ({unit})")
     lsoa = census_table(c.pack, "lsoa")
+    missing = lsoa.attrs.get("unavailable", {}).get("census_population")
+    if m == "population" and missing:
+        st.info(md_escape(f"Population change unavailable: {missing}."))
+        return
+    _map(c, CENSUS, map_level, col, f"{words}: change 2011 → 2021 ({unit})")
     st.caption(md_escape(lsoa.attrs.get("method", "")))
     st.markdown(md_escape(f"LSOAs: {status_counts(lsoa[status])}."))
     loc = census_table(c.pack, table_level)

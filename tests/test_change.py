@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from placekit.change import (
@@ -102,12 +103,29 @@ def census(place):
     return census_change(place)
 
 
+def test_census_household_change_without_the_2011_residents(place, census):
+    """A built pack with 2011 households but no 2011 residents table: households still change."""
+    m = dict(place.pack.manifest)
+    m["roles"] = {r: v for r, v in m["roles"].items() if r != "census2011_population"}
+    part = dataclasses.replace(place, pack=Pack(place.pack.path, m))
+    why = unavailable_changes(part)
+    assert "census_2011_2021" not in why
+    assert why["census_population"].startswith("the pack's manifest has no census2011_population")
+    got = census_change(part)
+    hh = [c for c in census.columns if c.startswith(("hh_", "households"))]
+    pd.testing.assert_frame_equal(got[hh], census[hh])  # identical to the full pack's
+    assert got["population_2011"].isna().all() and (got["population_status"] == "").all()
+    assert "census_population" in got.attrs["unavailable"]
+    ward = census_change_table(part, "ward")
+    assert ward["hh_deprived_1plus_pct_2011"].notna().all()
+
+
 def test_census_change_unavailable_without_the_roles(place):
     bare = _without_census2011(place)
     why = unavailable_changes(bare)
     assert "census2011_deprivation" in why["census_2011_2021"]
     assert "add those roles" in why["census_2011_2021"]
-    with pytest.raises(DataError, match=r"unavailable for Sheffield.*census2011_population"):
+    with pytest.raises(DataError, match=r"unavailable for Sheffield.*census2011_deprivation"):
         census_change(bare)
     with pytest.raises(DataError, match="unavailable"):
         census_change_table(bare, "ward")

@@ -342,10 +342,10 @@ def test_census2011_absent_is_a_report_line_and_the_pack_builds(
     from placekit.change import unavailable_changes
     from placekit.place import load_place
 
-    assert (
-        "census2011_population"
-        in unavailable_changes(load_place(tmp_path / "p"))["census_2011_2021"]
-    )
+    # the household deprivation change stands without the 2011 residents; population does not
+    why_not = unavailable_changes(load_place(tmp_path / "p"))
+    assert "census_2011_2021" not in why_not
+    assert "census2011_population" in why_not["census_population"]
 
     # neither table, and a council without LSOA 2011 rows in the lookup: still builds
     next((sources / "census").glob("census2011_household*")).unlink()
@@ -669,7 +669,7 @@ def test_real_rotherham_build(rotherham_build) -> None:
     assert pk.read_vector("lsoa")["lad_code"].eq("E08000018").all()
     # Census 2011: QS119 for the 167 LSOA 2011 of the lookup, 0 ... 4 dimensions each; the
     # sources have no Census 2011 usual residents (PROVENANCE part A, "Not found"), so the
-    # change is unavailable and says why
+    # household deprivation change is computed and the population change says why it is not
     lk = pk.read_table("lookup11")
     dep = pk.read_table("census2011_deprivation")
     assert rep.rows["census2011_deprivation"] == len(dep) == 167 * 5
@@ -677,11 +677,15 @@ def test_real_rotherham_build(rotherham_build) -> None:
     assert dep["count"].sum() == 108_293
     assert not pk.has("census2011_population")
     assert "no census2011_population (nothing matched" in rep.unavailable[CENSUS11]
-    from placekit.change import unavailable_changes
+    from placekit.change import census_change_table, unavailable_changes
     from placekit.place import load_place
 
-    why = unavailable_changes(load_place(out))["census_2011_2021"]
-    assert "['census2011_population']" in why
+    rother = load_place(out)
+    assert "census2011_population" in unavailable_changes(rother)["census_population"]
+    ch = census_change_table(rother, rother.locality_level)
+    assert ch["households_2011"].sum() == pytest.approx(108_293)  # every 2011 household
+    assert ch["hh_deprived_1plus_pct_2021"].between(0, 100).all()
+    assert ch["population_2011"].isna().all()
 
 
 @pytest.mark.skipif(not (REGION / "boundaries").is_dir(), reason="no South Yorkshire sources")
