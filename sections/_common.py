@@ -166,31 +166,42 @@ def static_area_file(
     With ``homes``, each area's geometry is its residential land (:func:`residential`);
     the values are the same.
     """
-    # A new server finds the file an earlier one wrote from the same pack and code without
-    # building it again (0.5-1.5 s): a small pointer file names it, keyed by the prepared
-    # place's source key (pack files, England tables, placekit's code), level and columns.
-    source = _place.derived.get("source_key")
-    pointer = None
-    if source:
-        key = hashlib.sha1(f"{source}|{level}|{ids}|{homes}".encode()).hexdigest()[:16]
-        pointer = STATIC_DIR / f"areas_{key}.name"
-        with contextlib.suppress(OSError):
-            name = pointer.read_text(encoding="utf-8").strip()
-            if name.startswith("areas_") and (STATIC_DIR / name).is_file():
-                return name
-    table = _place.table(level, list(ids))
-    if homes:
-        table = on_homes(table, pack, level)
-    worse = {i: _place.catalogue.row(i)["direction"] != "higher_better" for i in ids}
-    name = pl.write_static_areas(
-        table,
-        STATIC_DIR,
-        higher_is_worse=worse,
-        locality=_place.lsoa[f"{_place.locality_level}_name"] if level == "lsoa" else None,
-    )
-    if pointer is not None:
-        with contextlib.suppress(OSError), atomic_path(pointer) as tmp:
-            tmp.write_text(name, encoding="utf-8")
+    def build() -> str:
+        table = _place.table(level, list(ids))
+        if homes:
+            table = on_homes(table, pack, level)
+        worse = {i: _place.catalogue.row(i)["direction"] != "higher_better" for i in ids}
+        return pl.write_static_areas(
+            table,
+            STATIC_DIR,
+            higher_is_worse=worse,
+            locality=_place.lsoa[f"{_place.locality_level}_name"] if level == "lsoa" else None,
+        )
+
+    return served_once(_place, ("areas", level, ids, homes), build)
+
+
+def served_once(place: placekit.Place, parts: tuple[Any, ...], build: Any) -> str:
+    """
+    ``build()`` (which writes a file under ``static/`` and returns its name), or the file an
+    earlier server built from the same pack and code.
+
+    A new server would otherwise rebuild it (0.5-1.5 s): a small pointer file names it,
+    keyed by the prepared place's source key (pack files, England tables, placekit's code)
+    and ``parts``. Without a source key (a place not from :func:`base_place`) it just builds.
+    """
+    source = place.derived.get("source_key")
+    if not source:
+        return str(build())
+    key = hashlib.sha1(f"{source}|{parts!r}".encode()).hexdigest()[:16]
+    pointer = STATIC_DIR / f"served_{key}.name"
+    with contextlib.suppress(OSError):
+        name = pointer.read_text(encoding="utf-8").strip()
+        if name and "/" not in name and (STATIC_DIR / name).is_file():
+            return name
+    name = str(build())
+    with contextlib.suppress(OSError), atomic_path(pointer) as tmp:
+        tmp.write_text(name, encoding="utf-8")
     return name
 
 

@@ -13,7 +13,15 @@ from placekit import change as ch
 from placekit import layers as pl
 from placekit.errors import PlacekitError
 from placekit.text import md_escape
-from sections._common import STATIC_DIR, base_place, ctx, legend, show_error, static_base
+from sections._common import (
+    STATIC_DIR,
+    base_place,
+    ctx,
+    legend,
+    served_once,
+    show_error,
+    static_base,
+)
 
 NAME = "Trends"
 IOD, CENSUS = "IoD 2019 → 2025", "Census 2011 → 2021"
@@ -74,8 +82,7 @@ def unavailable(pack: str, source: str) -> str:
     return ""
 
 
-@st.cache_resource(show_spinner=False)
-def _change_file(pack: str, source: str, level: str) -> str:
+def _write_change(pack: str, source: str, level: str) -> str:
     place = base_place(pack)
     t = iod_table(pack, level) if source == IOD else census_table(pack, level)
     cols = [
@@ -95,6 +102,13 @@ def _change_file(pack: str, source: str, level: str) -> str:
         STATIC_DIR,
         higher_is_worse=worse,
         locality=place.lsoa[f"{place.locality_level}_name"] if level == "lsoa" else None,
+    )
+
+
+@st.cache_resource(show_spinner=False)
+def _change_file(pack: str, source: str, level: str) -> str:
+    return served_once(
+        base_place(pack), ("change", source, level), lambda: _write_change(pack, source, level)
     )
 
 

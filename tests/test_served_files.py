@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from placekit import layers as pl
 from placekit import workflows as wf
 from sections import _common
@@ -34,3 +36,22 @@ def test_a_new_server_reuses_the_served_area_file(tmp_path, monkeypatch):
     _common.static_area_file.clear()
     assert _common.static_area_file(str(place.data_dir), "lsoa", ids, place) == first
     assert len(built) == 3
+
+
+def test_served_once_without_a_source_key_builds_each_time(tmp_path, monkeypatch):
+    monkeypatch.setattr(_common, "STATIC_DIR", tmp_path)
+    place = wf.prepared_place()
+    bare = dataclasses.replace(place, derived={})  # e.g. a place loaded without the disk cache
+    calls: list[int] = []
+
+    def build() -> str:
+        calls.append(1)
+        (tmp_path / "f.geojson").write_text("{}")
+        return "f.geojson"
+
+    assert _common.served_once(bare, ("x",), build) == "f.geojson"
+    assert _common.served_once(bare, ("x",), build) == "f.geojson"
+    assert len(calls) == 2 and not list(tmp_path.glob("served_*.name"))
+    assert _common.served_once(place, ("x",), build) == "f.geojson"
+    assert _common.served_once(place, ("x",), build) == "f.geojson"  # found by its pointer
+    assert len(calls) == 3
