@@ -11,15 +11,27 @@ The payload is split so a map can be recoloured without resending geometry:
 
 - :meth:`Overview.geometry_geojson` — the areas of a level (``lsoa``, ``msoa`` or
   ``lad``) as one compact GeoJSON in EPSG:4326 (optionally coverage-simplified, coordinates
-  rounded), each feature carrying only ``i`` (its row in the value arrays), ``code``,
-  ``name`` and ``lad``. Written once by :func:`write_overview_static` under a
-  content-hashed name, as :func:`placekit.layers.write_static_areas` does for a city.
+  rounded), each feature carrying only ``i`` (its row in the value arrays), ``code`` and
+  ``name``. Written once by :func:`write_overview_static` under a name keyed on the
+  source files and settings, so a restarted server finds it and does not build it again.
+- :meth:`Overview.detail_geojson` — some areas (e.g. one council's LSOAs) at the
+  published resolution, for a map zoomed into them.
 - :meth:`Overview.values` — one indicator as a float array in the same order.
 - :func:`class_codes` and :func:`fill_expression` — the classes of those values as a
   string of digits (one per area) and a deck.gl colour expression that indexes it
   by ``properties.i``; on a recolour only that expression (one byte per area) and its
   ``updateTriggers`` change.
-- :meth:`Overview.outlines_geojson` — council (LAD 2024) and ICB (2022) outlines.
+- :meth:`Overview.outlines_geojson` — council (LAD 2024) and ICB (2022) outlines as
+  lines, each shared border once.
+
+Where the time goes in a browser without a GPU (headless Chromium, software WebGL;
+``benchmarks/bench_overview.py --browser``): the page's time per drawn frame is
+the WebGL rasteriser's, and it grows with the vertices drawn (33,755 LSOAs as
+published: 390k vertices, about 1 s a frame on this 2-core machine; 6,856 MSOAs,
+106k vertices, about 0.3 s). Evaluating the colour expression is about 30 ms and
+the server's part under 0.2 s. So the national map draws the LSOAs
+coverage-simplified at :data:`NATIONAL_SIMPLIFY_M` (about one pixel at England's
+zoom, shared edges kept shared, no LSOA lost) and the outlines as lines drawn once.
 - :meth:`Overview.council_for` / :meth:`Overview.council_at` — the council of a picked
   LSOA, MSOA or LA code, or of a clicked point; :func:`pack_for_council` finds that
   council's pack.
@@ -48,6 +60,7 @@ __all__ = [
     "BOUNDARY_PATTERNS",
     "LEVELS",
     "MAX_CLASSES",
+    "NATIONAL_SIMPLIFY_M",
     "Overview",
     "class_codes",
     "england_dir_for",
@@ -55,6 +68,7 @@ __all__ = [
     "load_overview",
     "pack_for_council",
     "write_overview_static",
+    "write_static_bytes",
 ]
 
 #: File-name patterns of the super-generalised boundaries in the England folder, by level.
@@ -68,6 +82,12 @@ BOUNDARY_PATTERNS = {
 LEVELS = ("lsoa", "msoa", "lad")
 #: Most classes :func:`class_codes` encodes (one digit each; the next digit is "no data").
 MAX_CLASSES = 9
+#: Coverage simplification (metres) of the national map: at England's zoom (5.35 on a
+#: 1,100-pixel map) a pixel is about 1.1 km, so this is invisible there and takes the
+#: LSOA file from 390k to 253k vertices (the rest are corners shared by three areas).
+NATIONAL_SIMPLIFY_M = 1000.0
+#: Bumped when the served files' layout changes (their names are keyed on it).
+FORMAT_VERSION = 3
 _MISSING = (200, 200, 200)
 
 
@@ -144,19 +164,28 @@ def _compact(gdf: gpd.GeoDataFrame, simplify_m: float, digits: int) -> np.ndarra
     if simplify_m > 0:
         geoms = shapely.coverage_simplify(geoms, simplify_m)
     out = gpd.GeoSeries(geoms, crs=WORKING_CRS).to_crs(DISPLAY_CRS).to_numpy()
-    out = shapely.set_precision(out, 10.0**-digits)
-    return np.asarray(shapely.make_valid(out))
+    rounded = shapely.set_precision(out, 10.0**-digits)
+    # a sliver narrower than the rounding collapses: keep it unrounded, not lost
+    rounded = np.where(shapely.is_empty(rounded) & ~shapely.is_empty(out), out, rounded)
+    return np.asarray(shapely.make_valid(rounded))
 
 
 def _feature_collection(geoms: np.ndarray, props: pd.DataFrame) -> bytes:
-    feats = []
-    for g, row in zip(geoms, props.to_dict("records"), strict=True):
-        feats.append(
-            {"type": "Feature", "geometry": shapely.geometry.mapping(g), "properties": row}
-        )
-    return json.dumps(
-        {"type": "FeatureCollection", "features": feats}, separators=(",", ":")
-    ).encode()
+    """Compact GeoJSON: geometry written by GEOS (vectorised), properties by json."""
+    gjson = shapely.to_geojson(np.asarray(geoms, dtype=object))
+    rows = props.to_dict("records")
+    parts = [
+        f'{{"type":"Feature","geometry":{g},"properties":'
+        f"{json.dumps(r, separators=(',', ':'), ensure_ascii=False)}}}"
+        for g, r in zip(gjson, rows, strict=True)
+    ]
+    return ('{"type":"FeatureCollection","features":[' + ",".join(parts) + "]}").encode()
+
+
+def _shared_lines(geoms: np.ndarray) -> shapely.Geometry:
+    """The boundaries of a coverage as lines, each shared border once (noded and merged)."""
+    lines = shapely.union_all(shapely.boundary(np.asarray(geoms, dtype=object)))
+    return shapely.line_merge(lines)
 
 
 @dataclass
@@ -186,6 +215,7 @@ class Overview:
     simplify_m: float = 0.0
     digits: int = 5
     _geo: dict[str, gpd.GeoDataFrame] = field(default_factory=dict, repr=False)
+    _raw: dict[str, gpd.GeoDataFrame] = field(default_factory=dict, repr=False)
     _json: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------ areas
@@ -203,23 +233,39 @@ class Overview:
             msg = f"level must be one of {list(BOUNDARY_PATTERNS)}; got {level!r}."
             raise DataError(msg)
         if level not in self._geo:
+            raw = self._published(level)
+            geoms = _compact(raw, self.simplify_m, self.digits)
+            self._geo[level] = gpd.GeoDataFrame(
+                raw.drop(columns=raw.geometry.name), geometry=geoms, crs=DISPLAY_CRS
+            )
+        return self._geo[level]
+
+    def codes(self, level: str) -> pd.Index:
+        """The codes of ``level`` in :meth:`areas` order, without building display geometry."""
+        return self._published(level).index
+
+    def names(self, level: str) -> pd.Series:
+        """Area names by code, in :meth:`areas` order (no display geometry built)."""
+        return self._published(level)["name"]
+
+    def _published(self, level: str) -> gpd.GeoDataFrame:
+        """The areas of ``level`` as published (England only, code order, EPSG:4326)."""
+        if level not in self._raw:
             path = _find(self.folder, level)
             raw = gpd.read_parquet(path)
             code, name = _code_name(raw, path)
             raw = raw[raw[code].astype(str).str.startswith("E")]
             if level in LEVELS:
                 raw = raw[raw[code].astype(str).isin(set(self._codes(level)))]
-            raw = raw.sort_values(code)
+            raw = raw.sort_values(code).to_crs(DISPLAY_CRS)
             idx = pd.Index(raw[code].astype(str), name="code")
-            lad = self._lad_of(level, idx)
-            geoms = _compact(raw.to_crs(DISPLAY_CRS), self.simplify_m, self.digits)
-            self._geo[level] = gpd.GeoDataFrame(
-                {"name": raw[name].astype(str).to_numpy(), "lad": lad},
+            self._raw[level] = gpd.GeoDataFrame(
+                {"name": raw[name].astype(str).to_numpy(), "lad": self._lad_of(level, idx)},
                 index=idx,
-                geometry=geoms,
+                geometry=raw.geometry.to_numpy(),
                 crs=DISPLAY_CRS,
             )
-        return self._geo[level]
+        return self._raw[level]
 
     def _codes(self, level: str) -> pd.Index:
         if level == "lsoa":
@@ -239,7 +285,7 @@ class Overview:
 
     def geometry_geojson(self, level: str = "lsoa") -> bytes:
         """
-        The areas of ``level`` as compact GeoJSON: properties ``i``, ``code``, ``name``, ``lad``.
+        The areas of ``level`` as compact GeoJSON: properties ``i``, ``code`` and ``name``.
 
         ``i`` is the area's position in :meth:`values` arrays and in :func:`class_codes`.
         Built once per level and kept.
@@ -251,22 +297,54 @@ class Overview:
                     "i": np.arange(len(a)),
                     "code": a.index.astype(str),
                     "name": a["name"].to_numpy(),
-                    "lad": a["lad"].to_numpy(),
                 }
             )
             self._json[level] = _feature_collection(a.geometry.to_numpy(), props)
         return self._json[level]
 
+    def detail_geojson(self, codes: list[str] | pd.Index, level: str = "lsoa") -> bytes:
+        """
+        Some areas of ``level`` at the published resolution (no display simplification).
+
+        For a map zoomed into a few areas, e.g. one council's LSOAs. Features are in
+        the order of ``codes``, with ``i`` = position in ``codes``, ``code`` and ``name``.
+
+        Raises
+        ------
+        DataError
+            If a code is not an English area of ``level`` (the first few are named).
+        """
+        raw = self._published(level)
+        want = pd.Index([str(c) for c in codes])
+        missing = want.difference(raw.index)
+        if len(missing):
+            msg = (
+                f"{len(missing)} code(s) are not English {level} areas in {self.folder}: "
+                f"{list(missing[:5])}."
+            )
+            raise DataError(msg)
+        sub = raw.loc[want]
+        geoms = _compact(sub, 0.0, self.digits)
+        props = pd.DataFrame(
+            {"i": np.arange(len(sub)), "code": want.to_numpy(), "name": sub["name"].to_numpy()}
+        )
+        return _feature_collection(geoms, props)
+
     def outlines_geojson(self, level: str) -> bytes:
-        """Outlines of councils (``"lad"``) or ICBs (``"icb"``): properties ``code``, ``name``."""
+        """
+        Outlines of councils (``"lad"``) or ICBs (``"icb"``) as lines, each border once.
+
+        One feature (``properties.outline`` = ``level``) holding every border as a
+        (Multi)LineString, so a shared border is drawn once rather than once per side.
+        """
         if level not in ("lad", "icb"):
             msg = f"Outlines are of 'lad' (councils) or 'icb'; got {level!r}."
             raise DataError(msg)
         key = f"outline:{level}"
         if key not in self._json:
-            a = self.areas(level)
-            props = pd.DataFrame({"code": a.index.astype(str), "name": a["name"].to_numpy()})
-            self._json[key] = _feature_collection(a.geometry.to_numpy(), props)
+            lines = _shared_lines(self.areas(level).geometry.to_numpy())
+            props = pd.DataFrame({"outline": [level]})
+            self._json[key] = _feature_collection(np.asarray([lines], dtype=object), props)
         return self._json[key]
 
     # ------------------------------------------------------------------ values
@@ -296,7 +374,7 @@ class Overview:
                 f"{self.indicator_ids[:8]} ... ({len(self.indicator_ids)} in all)."
             )
             raise DataError(msg)
-        idx = self.areas(level).index
+        idx = self.codes(level)
         if level == "lsoa":
             s = self.benchmark.values[indicator_id]
         else:
@@ -361,7 +439,8 @@ def load_overview(
         ... or a pack whose manifest names it (see :func:`england_dir_for`).
     simplify_m
         Coverage simplification tolerance in metres for display (0 keeps the
-        super-generalised shapes as published).
+        super-generalised shapes as published; the app's national map uses
+        :data:`NATIONAL_SIMPLIFY_M`).
     digits
         Decimals kept in longitudes and latitudes (5 is about 1 m).
 
@@ -450,11 +529,44 @@ def fill_expression(codes: str, colours: list[tuple[int, int, int]], *, alpha: i
     return f"({pal})[('{codes}')[properties.i]]"
 
 
+#: What :func:`write_overview_static` writes: areas for colouring, or outlines as lines.
+STATIC_KINDS = ("lsoa", "msoa", "lad", "lad_lines", "icb_lines")
+
+
+def _source_key(overview: Overview, kind: str) -> str:
+    """A key of what a served file is made from: the England files, settings, this format."""
+    files = sorted(p for p in overview.folder.iterdir() if p.suffix == ".parquet")
+    stats = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files]
+    text = json.dumps([FORMAT_VERSION, kind, overview.simplify_m, overview.digits, stats])
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def write_static_bytes(text: bytes, folder: str | Path, stem: str) -> str:
+    """Write ``text`` as ``folder/<stem>_<content hash>.geojson`` (atomically, once); its name."""
+    from placekit.export import atomic_path
+
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    name = f"{stem}_{hashlib.sha1(text).hexdigest()[:16]}.geojson"
+    if not (out / name).exists():
+        with atomic_path(out / name) as tmp:
+            tmp.write_bytes(text)
+    return name
+
+
 def write_overview_static(
-    overview: Overview, folder: str | Path, *, levels: tuple[str, ...] = ("lsoa", "lad", "icb")
+    overview: Overview,
+    folder: str | Path,
+    *,
+    levels: tuple[str, ...] = ("lsoa", "lad_lines", "icb_lines"),
 ) -> dict[str, str]:
     """
-    Write the geometry of ``levels`` (and council/ICB outlines) once, under content-hashed names.
+    Write the geometry of ``levels`` once, under names keyed on their sources.
+
+    A name is a hash of the England folder's files (name, size, modification
+    time), the overview's simplification and digits and :data:`FORMAT_VERSION`, so
+    a file written by an earlier server is found and not built again (building the
+    LSOA file takes seconds; finding it, a file listing).
 
     Parameters
     ----------
@@ -463,8 +575,9 @@ def write_overview_static(
     folder
         The static folder the app serves (e.g. ``static/``).
     levels
-        ``lsoa``/``msoa``/``lad`` write the areas with ``i`` for colouring; ``icb``
-        writes ICB outlines. ``lad`` areas double as council outlines.
+        Of :data:`STATIC_KINDS`: ``lsoa``/``msoa``/``lad`` write the areas with ``i``
+        for colouring; ``lad_lines`` and ``icb_lines`` the council and ICB outlines
+        as lines (:meth:`Overview.outlines_geojson`). ``icb`` is read as ``icb_lines``.
 
     Returns
     -------
@@ -477,10 +590,18 @@ def write_overview_static(
     out.mkdir(parents=True, exist_ok=True)
     names = {}
     for lv in levels:
-        text = overview.outlines_geojson(lv) if lv == "icb" else overview.geometry_geojson(lv)
-        name = f"england_{lv}_{hashlib.sha1(text).hexdigest()[:16]}.geojson"
+        kind = "icb_lines" if lv == "icb" else lv
+        if kind not in STATIC_KINDS:
+            msg = f"levels must be of {list(STATIC_KINDS)}; got {lv!r}."
+            raise DataError(msg)
+        name = f"england_{kind}_{_source_key(overview, kind)}.geojson"
         target = out / name
         if not target.exists():
+            text = (
+                overview.outlines_geojson(kind.removesuffix("_lines"))
+                if kind.endswith("_lines")
+                else overview.geometry_geojson(kind)
+            )
             with atomic_path(target) as tmp:
                 tmp.write_bytes(text)
         names[lv] = name

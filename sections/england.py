@@ -1,4 +1,9 @@
-"""England: every English LSOA on one offline map, councils and ICBs outlined; batch tables."""
+"""England: every English LSOA on one offline map, councils and ICBs outlined; batch tables.
+
+A batch's combined table is shown as a region map of its councils or MSOAs, and, for a
+council picked on that map (or chosen below it), the council's LSOAs at the published
+resolution, classed over every LSOA of the batch (:func:`placekit.combined.council_detail`).
+"""
 
 from __future__ import annotations
 
@@ -29,8 +34,8 @@ OPEN_IN = "Map explorer"
 # ----------------------------------------------------------------------------- cached calls
 @st.cache_resource(show_spinner="Loading England's neighbourhoods (once per server)…")
 def england(folder: str) -> ov.Overview:
-    """The England overview (shared, read-only)."""
-    return ov.load_overview(folder)
+    """The England overview (shared, read-only), simplified for the national map."""
+    return ov.load_overview(folder, simplify_m=ov.NATIONAL_SIMPLIFY_M)
 
 
 @st.cache_resource(show_spinner="Writing England's map geometry (once per server)…")
@@ -38,7 +43,9 @@ def _files(folder: str, levels: tuple[str, ...]) -> dict[str, str]:
     return ov.write_overview_static(england(folder), STATIC_DIR, levels=levels)
 
 
-def england_files(folder: str, levels: tuple[str, ...] = ("lsoa", "lad", "icb")) -> dict[str, str]:
+def england_files(
+    folder: str, levels: tuple[str, ...] = ("lsoa", "lad", "lad_lines", "icb_lines")
+) -> dict[str, str]:
     """Served geometry files for ``levels`` (written once; again if the folder was cleared)."""
     files = _files(folder, levels)
     if not all((STATIC_DIR / f).is_file() for f in files.values()):
@@ -59,6 +66,12 @@ def classes(
 @st.cache_data(show_spinner=False)
 def _combined(path: str, mtime: float) -> pd.DataFrame:
     return cb.read_combined(path)
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _detail_file(folder: str, codes: tuple[str, ...], stem: str) -> str:
+    """A served file of some LSOAs at the published resolution (``i`` = position in codes)."""
+    return ov.write_static_bytes(england(folder).detail_geojson(list(codes)), STATIC_DIR, stem)
 
 
 def england_folder(pack: str) -> tuple[str | None, str]:
@@ -138,7 +151,7 @@ def _outlines(files: dict[str, str], level: str) -> list[pdk.Layer]:
         out.append(
             pdk.Layer(
                 "GeoJsonLayer",
-                data=f"app/static/{files['lad']}",
+                data=f"app/static/{files['lad_lines']}",
                 id="england-councils",
                 pickable=False,
                 filled=False,
@@ -150,7 +163,7 @@ def _outlines(files: dict[str, str], level: str) -> list[pdk.Layer]:
     out.append(
         pdk.Layer(
             "GeoJsonLayer",
-            data=f"app/static/{files['icb']}",
+            data=f"app/static/{files['icb_lines']}",
             id="england-icbs",
             pickable=False,
             filled=False,
@@ -212,12 +225,12 @@ def _national(folder: str) -> None:
     with side:
         legend(Legend(label(ind), lg.method, [*lg.entries, ("no data", (200, 200, 200))]))
         st.caption("Thin lines: councils; thick lines: ICBs (2022). No map tiles: offline.")
-        lad = o.areas("lad")
+        lad = o.names("lad")
         st.selectbox(
             "Open a council's pack",
-            [None, *sorted(lad.index, key=lambda x: str(lad.loc[x, "name"]))],
+            [None, *sorted(lad.index, key=lambda x: str(lad[x]))],
             key="eng_council",
-            format_func=lambda x: "choose…" if x is None else f"{lad.loc[x, 'name']} ({x})",
+            format_func=lambda x: "choose…" if x is None else f"{lad[x]} ({x})",
             on_change=_on_choose,
         )
         st.caption("Or click the map: the council under the pointer opens when a pack holds it.")
@@ -280,15 +293,111 @@ def _batch(folder: str | None) -> None:
         if c in summary.columns
     ]
     if folder is not None:
-        _batch_map(folder, summary, ind, blevel)
+        _batch_map(folder, summary, ind, blevel, cb.councils(table))
     st.dataframe(summary[cols], key="eng_batch_table")
     st.caption(md_escape(summary.attrs["method"]) + ". " + placekit.AREA_LEVEL_CAVEAT)
+    _council_detail(folder, table, ind)
 
 
-def _batch_map(folder: str, summary: pd.DataFrame, ind: str, blevel: str) -> None:
+def _on_batch_pick(folder: str, known: dict[str, str]) -> None:
+    """The region map's selection callback: the picked area's council gets its LSOA detail."""
+    sel = st.session_state.get("eng_batch_map") or {}
+    objects = (sel.get("selection") or {}).get("objects") or {}
+    picked = next((objs[0] for objs in objects.values() if objs), None)
+    code = (picked or {}).get("properties", picked or {}).get("code")
+    if not code:
+        return
+    try:
+        council = england(folder).council_for(str(code))
+    except PlacekitError:
+        council = str(code)
+    if council in known:
+        st.session_state["eng_batch_council"] = council
+
+
+def _council_detail(folder: str | None, table: pd.DataFrame, ind: str) -> None:
+    """One council's LSOAs from the combined table: map (when England is there) and table."""
+    ss = st.session_state
+    names = cb.councils(table)
+    if ss.get("eng_batch_council") not in names:
+        ss["eng_batch_council"] = None
+    code = st.selectbox(
+        "LSOA detail for a council",
+        [None, *names],
+        key="eng_batch_council",
+        format_func=lambda c: (
+            "choose, or pick one on the map…" if c is None else f"{names[c]} ({c})"
+        ),
+    )
+    if code is None:
+        return
+    try:
+        detail = cb.council_detail(table, code, ind)
+    except PlacekitError as err:
+        st.error(md_escape(err))
+        return
+    colours = detail.attrs["colours"]
+    lg = detail.attrs["legend"]
+    st.markdown(
+        md_escape(
+            f"**{detail.attrs['council_name']}**: {len(detail)} LSOAs, {ind}; "
+            f"{detail.attrs['method']}."
+        )
+    )
+    if folder is not None:
+        try:
+            name = _detail_file(folder, tuple(detail.index), f"council_{code}")
+        except PlacekitError as err:
+            st.info(md_escape(f"No map of these LSOAs: {err}"))
+        else:
+            c = detail["class"].to_numpy()
+            digits = "".join(map(str, np.where(c < 0, len(colours), c).tolist()))
+            layer = pdk.Layer(
+                "GeoJsonLayer",
+                data=f"app/static/{name}",
+                id="batch-council-lsoas",
+                pickable=True,
+                filled=True,
+                stroked=True,
+                get_line_color=[255, 255, 255, 160],
+                line_width_min_pixels=0.4,
+                get_fill_color=ov.fill_expression(digits, colours),
+                update_triggers={"getFillColor": [ind, code]},
+            )
+            files = england_files(folder, ("lad_lines", "icb_lines"))
+            m, side = st.columns([4, 1])
+            m.pydeck_chart(
+                pl.deck(
+                    [layer, *_outlines(files, "lsoa")],
+                    _view_of(folder, code),
+                    tooltip={"text": "{name} ({code})"},
+                ),
+                height=460,
+                key="eng_detail_map",
+            )
+            with side:
+                legend(Legend(ind, lg.method, [*lg.entries]))
+    shown = detail.drop(columns=["class"]).assign(
+        **{"class (1 = lowest)": (detail["class"] + 1).where(detail["class"] >= 0)}
+    )
+    shown.attrs = {}  # the legend and bins are not table data (and not serialisable)
+    st.dataframe(shown, key="eng_detail_table")
+
+
+def _view_of(folder: str, council: str) -> pdk.ViewState:
+    """A view fitting a council (England's when its code is not an English council)."""
+    lad = england(folder).areas("lad")
+    if council not in lad.index:
+        return pdk.ViewState(**ENGLAND_VIEW)
+    return pl.view_for(lad.loc[[council]], height_px=460)
+
+
+def _batch_map(
+    folder: str, summary: pd.DataFrame, ind: str, blevel: str, known: dict[str, str]
+) -> None:
     o = england(folder)
     level = "lad" if blevel == "council" else "msoa"
-    files = england_files(folder, ("lad", "msoa", "icb"))
+    files = england_files(folder, ("lad", "msoa", "lad_lines", "icb_lines"))
     areas = o.areas(level)
     v = summary[ind].reindex(areas.index).to_numpy(dtype=float)
     if not np.isfinite(v).any():
@@ -318,6 +427,8 @@ def _batch_map(folder: str, summary: pd.DataFrame, ind: str, blevel: str) -> Non
         ),
         height=460,
         key="eng_batch_map",
+        on_select=lambda: _on_batch_pick(folder, known),
+        selection_mode="single-object",
     )
     with side:
         legend(Legend(ind, lg.method, [*lg.entries, ("not in the batch", (200, 200, 200))]))

@@ -29,7 +29,7 @@ def test_lsoa_geometry_once_and_values_apart(eng: ov.Overview) -> None:
     assert [f["properties"]["i"] for f in feats] == list(range(33_755))
     codes = [f["properties"]["code"] for f in feats]
     assert codes == sorted(codes) and all(c.startswith("E01") for c in codes)
-    assert set(feats[0]["properties"]) == {"i", "code", "name", "lad"}
+    assert set(feats[0]["properties"]) == {"i", "code", "name"}
     # EPSG:4326, 5 decimals
     ring = feats[0]["geometry"]["coordinates"][0][0]
     lon, lat = ring[0]
@@ -52,11 +52,51 @@ def test_council_and_msoa_values_aggregate_like_placekit(eng: ov.Overview) -> No
     assert m.shape == (len(eng.areas("msoa")),) and np.isfinite(m).mean() > 0.99
 
 
+def test_outlines_are_lines_each_border_once(eng: ov.Overview) -> None:
+    import shapely
+
+    for level, n in (("icb", 42), ("lad", 296)):
+        gj = json.loads(eng.outlines_geojson(level))
+        assert len(gj["features"]) == 1 and gj["features"][0]["properties"] == {"outline": level}
+        lines = shapely.from_geojson(json.dumps(gj["features"][0]["geometry"]))
+        assert lines.geom_type in ("MultiLineString", "LineString")
+        polys = eng.areas(level).geometry.to_numpy()
+        assert len(polys) == n
+        # every border once: the lines are as long as the areas' perimeters with each
+        # shared border counted once (half the perimeters plus half the outer boundary)
+        perimeters = shapely.length(polys).sum()
+        outer = shapely.union_all(polys).boundary.length
+        assert lines.length == pytest.approx((perimeters + outer) / 2, rel=1e-3)
+        assert lines.length < 0.75 * perimeters
+
+
+def test_national_simplification_keeps_every_lsoa_and_the_coverage() -> None:
+    import shapely
+
+    if not (ENGLAND / "imd2025_england_lsoa21.parquet").is_file():
+        pytest.skip("no England folder beside the repository")
+    nat = ov.load_overview(ENGLAND, simplify_m=ov.NATIONAL_SIMPLIFY_M)
+    full = nat._published("lsoa").geometry.to_numpy()
+    simple = nat.areas("lsoa").geometry.to_numpy()
+    assert len(simple) == 33_755 and not shapely.is_empty(simple).any()
+    assert shapely.is_valid(simple).all()
+    # fewer vertices drawn, area kept (no gaps or overlaps made: shared edges stay shared)
+    assert shapely.get_num_coordinates(simple).sum() < 0.7 * shapely.get_num_coordinates(full).sum()
+    assert shapely.area(simple).sum() == pytest.approx(shapely.area(full).sum(), rel=2e-3)
+    union = shapely.union_all(simple)
+    assert shapely.area(union) == pytest.approx(shapely.area(simple).sum(), rel=1e-3)
+
+
+def test_detail_geometry_is_the_published_shapes(eng: ov.Overview) -> None:
+    codes = list(eng.lookup.index[eng.lookup["lad24_code"] == "E08000018"])[::-1]
+    gj = json.loads(eng.detail_geojson(codes))
+    assert [f["properties"]["code"] for f in gj["features"]] == codes
+    assert [f["properties"]["i"] for f in gj["features"]] == list(range(len(codes)))
+    with pytest.raises(DataError, match=r"1 code\(s\) are not English lsoa areas"):
+        eng.detail_geojson([codes[0], "W01000001"])
+
+
 def test_outlines_and_picking(eng: ov.Overview) -> None:
-    icb = json.loads(eng.outlines_geojson("icb"))
-    assert len(icb["features"]) == 42 and all(
-        f["properties"]["code"].startswith("E54") for f in icb["features"]
-    )
     sample = eng.lookup.sample(20, random_state=np.random.default_rng(1))
     for code, row in sample.iterrows():
         assert eng.council_for(code) == row["lad24_code"]
@@ -89,10 +129,20 @@ def test_recolour_sends_one_digit_per_area(eng: ov.Overview) -> None:
 
 
 def test_static_files_and_errors(eng: ov.Overview, tmp_path: Path) -> None:
-    names = ov.write_overview_static(eng, tmp_path, levels=("lad", "icb"))
-    assert set(names) == {"lad", "icb"}
+    names = ov.write_overview_static(eng, tmp_path, levels=("lad", "icb_lines"))
+    assert set(names) == {"lad", "icb_lines"}
     assert (tmp_path / names["lad"]).read_bytes() == eng.geometry_geojson("lad")
-    assert ov.write_overview_static(eng, tmp_path, levels=("lad",))["lad"] == names["lad"]
+    assert (tmp_path / names["icb_lines"]).read_bytes() == eng.outlines_geojson("icb")
+    # named by the sources and settings: a second server finds the file and builds nothing
+    again = ov.Overview(folder=eng.folder, benchmark=eng.benchmark, lookup=eng.lookup)
+    assert ov.write_overview_static(again, tmp_path, levels=("lad",))["lad"] == names["lad"]
+    assert not again._json and not again._geo  # nothing was built
+    other = ov.Overview(
+        folder=eng.folder, benchmark=eng.benchmark, lookup=eng.lookup, simplify_m=500.0
+    )
+    assert ov.write_overview_static(other, tmp_path, levels=("lad",))["lad"] != names["lad"]
+    with pytest.raises(DataError, match="levels must be of"):
+        ov.write_overview_static(eng, tmp_path, levels=("ward",))
     with pytest.raises(DataError, match="No England value for 'gp_walk_min'"):
         eng.values("gp_walk_min")
     with pytest.raises(DataError, match="k must be a whole number from 2 to 9"):
