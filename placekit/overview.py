@@ -22,7 +22,7 @@ The payload is split so a map can be recoloured without resending geometry:
   by ``properties.i``; on a recolour only that expression (one byte per area) and its
   ``updateTriggers`` change.
 - :meth:`Overview.outlines_geojson` — council (LAD 2024) and ICB (2022) outlines as
-  lines, each shared border once.
+  lines, each shared border once, from the published shapes.
 
 Where the time goes in a browser without a GPU (headless Chromium, software WebGL;
 ``benchmarks/bench_overview.py --browser``): the page's time per drawn frame is
@@ -87,7 +87,7 @@ MAX_CLASSES = 9
 #: LSOA file from 390k to 253k vertices (the rest are corners shared by three areas).
 NATIONAL_SIMPLIFY_M = 1000.0
 #: Bumped when the served files' layout changes (their names are keyed on it).
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 _MISSING = (200, 200, 200)
 
 
@@ -342,7 +342,9 @@ class Overview:
             raise DataError(msg)
         key = f"outline:{level}"
         if key not in self._json:
-            lines = _shared_lines(self.areas(level).geometry.to_numpy())
+            # from the published shapes: cheap (lines, each border once) and they stay true
+            # where a map is zoomed into a region
+            lines = _shared_lines(_compact(self._published(level), 0.0, self.digits))
             props = pd.DataFrame({"outline": [level]})
             self._json[key] = _feature_collection(np.asarray([lines], dtype=object), props)
         return self._json[key]

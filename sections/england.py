@@ -339,10 +339,8 @@ def _council_detail(folder: str | None, table: pd.DataFrame, ind: str) -> None:
     colours = detail.attrs["colours"]
     lg = detail.attrs["legend"]
     st.markdown(
-        md_escape(
-            f"**{detail.attrs['council_name']}**: {len(detail)} LSOAs, {ind}; "
-            f"{detail.attrs['method']}."
-        )
+        f"**{md_escape(detail.attrs['council_name'])}**: "
+        + md_escape(f"{len(detail)} LSOAs, {ind}; {detail.attrs['method']}.")
     )
     if folder is not None:
         try:

@@ -60,7 +60,7 @@ def test_outlines_are_lines_each_border_once(eng: ov.Overview) -> None:
         assert len(gj["features"]) == 1 and gj["features"][0]["properties"] == {"outline": level}
         lines = shapely.from_geojson(json.dumps(gj["features"][0]["geometry"]))
         assert lines.geom_type in ("MultiLineString", "LineString")
-        polys = eng.areas(level).geometry.to_numpy()
+        polys = eng._published(level).geometry.to_numpy()
         assert len(polys) == n
         # every border once: the lines are as long as the areas' perimeters with each
         # shared border counted once (half the perimeters plus half the outer boundary)
