@@ -287,7 +287,34 @@ def render() -> None:
                 key="scn_save",
             )
     with right:
-        if "scn_result" in st.session_state:
+        # The same widgets and the same map in the same places before and after Apply: the map
+        # is drawn (its served base files loaded and tessellated) while the scenario is built,
+        # and Apply only adds the change layer to it instead of creating a new map.
+        if "scn_result" not in st.session_state:
+            st.selectbox(
+                "Show change in", ["(apply a scenario first)"], key="scn_show_wait", disabled=True
+            )
+            st.radio(
+                "Map shows",
+                list(EXTENT_WORDS),
+                horizontal=True,
+                key="scn_extent_wait",
+                format_func=EXTENT_WORDS.__getitem__,
+                disabled=True,
+            )
+            view = c.view(560, 420)
+            map_with_legend(
+                c,
+                [
+                    *static_base(PACK, LOC)[0],
+                    *static_base(PACK, LOC)[1],
+                    *labels(PACK, LOC, view.zoom),
+                ],
+                pl.Legend("Change", "Apply the scenario to see what changes here", []),
+                key="scn_map",
+                view=view,
+            )
+        else:
             res, prep_s = st.session_state["scn_result"]
             a = res.areas
             change_cols = [
