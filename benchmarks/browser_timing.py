@@ -13,7 +13,10 @@ which is not counted), opens one headless Chromium page and times, from the page
 - ``first_visit_<section>_s``: click each section, in order, to an idle script;
 - ``scenario_apply_s``: Add (a GP at the default neighbourhood) then Apply to
   "People newly within" (first Apply of the server: the walk network and demand model are
-  prepared), and ``scenario_apply_again_s`` for a second Apply.
+  prepared), and ``scenario_apply_again_s`` for a second Apply;
+- ``scenario_apply_drawn_s`` and ``scenario_apply_again_drawn_s``: Clear, Add, wait until the
+  page has finished drawing (as a person pauses), then Apply to the change map *drawn* (10
+  frames in a row under 50 ms apart after the idle script), and the same again.
 
 A step ends when Streamlit reports ``notRunning`` after the click's run (polled every 50 ms).
 """
@@ -73,6 +76,33 @@ def _after_click(pg, click, done=None, timeout_s: float = 300.0) -> float:
             return elapsed
         time.sleep(0.05)
     raise TimeoutError("step did not finish")
+
+
+#: Resolves when the page has drawn 10 frames in a row less than 50 ms apart (the main thread
+#: and the WebGL canvas are done), with the time of the first frame of that run.
+_SETTLED_JS = """() => new Promise(resolve => {
+  let last = performance.now(), streak = 0, start = null;
+  function tick(now) {
+    if (now - last < 50) { if (streak === 0) start = last; streak += 1; }
+    else { streak = 0; }
+    last = now;
+    if (streak >= 10) resolve(start); else requestAnimationFrame(tick);
+  }
+  requestAnimationFrame(tick);
+})"""
+
+
+def _settle(pg) -> None:
+    """Wait until the page has finished drawing what it was drawing."""
+    pg.evaluate(_SETTLED_JS)
+
+
+def _until_drawn(pg, click, done) -> float:
+    """Seconds from ``click()`` to an idle script, ``done()``, and the page drawn (settled)."""
+    t_page0 = pg.evaluate("() => performance.now()")
+    _after_click(pg, click, done)
+    drawn_ms = pg.evaluate(_SETTLED_JS)
+    return (float(drawn_ms) - float(t_page0)) / 1000.0
 
 
 def one_run(app_root: Path, shots: Path | None) -> dict[str, float]:
@@ -144,6 +174,17 @@ def one_run(app_root: Path, shots: Path | None) -> dict[str, float]:
             people = pg.get_by_text("People newly within")
             out["scenario_apply_s"] = _after_click(pg, apply.click, lambda: people.count() > 0)
             out["scenario_apply_again_s"] = _after_click(
+                pg, apply.click, lambda: people.count() > 0
+            )
+            # Apply to the change map drawn, on a settled page (as after a person's pause):
+            # a first Apply of a fresh scenario, then the same again
+            _after_click(pg, pg.get_by_role("button", name="Clear").click)
+            _after_click(pg, pg.get_by_role("button", name="Add to scenario").click)
+            _settle(pg)
+            out["scenario_apply_drawn_s"] = _until_drawn(
+                pg, apply.click, lambda: people.count() > 0
+            )
+            out["scenario_apply_again_drawn_s"] = _until_drawn(
                 pg, apply.click, lambda: people.count() > 0
             )
             if shots:
