@@ -568,7 +568,11 @@ def _leftover_kind(f: Path) -> str:
 
 
 def check_static(static_dir: Path) -> dict:
-    """Every file under ``static/`` parses as JSON; temporary files are listed apart."""
+    """
+    Every map file under ``static/`` parses as JSON, and every ``served_*.name`` pointer
+    (``sections/_common.served_once``) names a map file that exists; temporary files are
+    listed apart.
+    """
     static: dict[str, Any] = {
         "folder": str(static_dir),
         "files": 0,
@@ -583,6 +587,12 @@ def check_static(static_dir: Path) -> dict:
             continue
         static["files"] += 1
         try:
+            if f.suffix == ".name":  # a pointer: one line, the name of a map file beside it
+                target = f.read_text(encoding="utf-8").strip()
+                if "/" in target or not (static_dir / target).is_file():
+                    raise ValueError(f"points to a missing file {target!r}")
+                static["json_ok"] += 1
+                continue
             json.loads(f.read_text(encoding="utf-8"))
             static["json_ok"] += 1
         except (ValueError, UnicodeDecodeError) as err:
@@ -853,7 +863,8 @@ def print_table(res: dict) -> None:
     print(f"requests off loopback: {summ['external_requests']}")
     sc = load.get("static_check", {})
     print(
-        f"static/ after the load: {sc.get('json_ok')}/{sc.get('files')} parse as JSON; "
+        f"static/ after the load: {sc.get('json_ok')}/{sc.get('files')} parse (JSON, or a "
+        "pointer to a file present); "
         f"temp leftovers {sc.get('temp_leftovers')}"
     )
     kill = res.get("kill")
