@@ -11,7 +11,7 @@ import contextlib
 import hashlib
 import html
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -166,6 +166,7 @@ def static_area_file(
     With ``homes``, each area's geometry is its residential land (:func:`residential`);
     the values are the same.
     """
+
     def build() -> str:
         table = _place.table(level, list(ids))
         if homes:
@@ -181,19 +182,29 @@ def static_area_file(
     return served_once(_place, ("areas", level, ids, homes), build)
 
 
-def served_once(place: placekit.Place, parts: tuple[Any, ...], build: Any) -> str:
+def _sections_key() -> str:
+    """A hash of the app's own section modules (their names, sizes and times)."""
+    h = hashlib.sha1()
+    for f in sorted(Path(__file__).resolve().parent.glob("*.py")):
+        st_ = f.stat()
+        h.update(f"{f.name}|{st_.st_size}|{st_.st_mtime_ns}".encode())
+    return h.hexdigest()[:16]
+
+
+def served_once(place: placekit.Place, parts: tuple[Any, ...], build: Callable[[], str]) -> str:
     """
     ``build()`` (which writes a file under ``static/`` and returns its name), or the file an
     earlier server built from the same pack and code.
 
     A new server would otherwise rebuild it (0.5-1.5 s): a small pointer file names it,
-    keyed by the prepared place's source key (pack files, England tables, placekit's code)
-    and ``parts``. Without a source key (a place not from :func:`base_place`) it just builds.
+    keyed by the prepared place's source key (pack files, England tables, placekit's code),
+    the app's section modules and ``parts``. Without a source key (a place not from
+    :func:`base_place`) it just builds.
     """
     source = place.derived.get("source_key")
     if not source:
         return str(build())
-    key = hashlib.sha1(f"{source}|{parts!r}".encode()).hexdigest()[:16]
+    key = hashlib.sha1(f"{source}|{_sections_key()}|{parts!r}".encode()).hexdigest()[:16]
     pointer = STATIC_DIR / f"served_{key}.name"
     with contextlib.suppress(OSError):
         name = pointer.read_text(encoding="utf-8").strip()
