@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -199,16 +200,7 @@ def _national(folder: str) -> None:
         "Class breaks", list(SCHEME_WORDS), key="eng_scheme", format_func=SCHEME_WORDS.get
     )
     codes, colours, lg = classes(folder, ind, level, k, scheme)
-    fill = pdk.Layer(
-        "GeoJsonLayer",
-        data=f"app/static/{files[level]}",
-        id="england",
-        pickable=True,
-        filled=True,
-        stroked=False,
-        get_fill_color=ov.fill_expression(codes, colours),
-        update_triggers={"getFillColor": [ind, level, k, scheme]},
-    )
+    fill = _recoloured(files[level], "england", codes, colours, [ind, level, k, scheme])
     m, side = st.columns([4, 1])
     with m:
         st.pydeck_chart(
@@ -350,17 +342,8 @@ def _council_detail(folder: str | None, table: pd.DataFrame, ind: str) -> None:
         else:
             c = detail["class"].to_numpy()
             digits = "".join(map(str, np.where(c < 0, len(colours), c).tolist()))
-            layer = pdk.Layer(
-                "GeoJsonLayer",
-                data=f"app/static/{name}",
-                id="batch-council-lsoas",
-                pickable=True,
-                filled=True,
-                stroked=True,
-                get_line_color=[255, 255, 255, 160],
-                line_width_min_pixels=0.4,
-                get_fill_color=ov.fill_expression(digits, colours),
-                update_triggers={"getFillColor": [ind, code]},
+            layer = _recoloured(
+                name, "batch-council-lsoas", digits, colours, [ind, code], edge=(160, 0.4)
             )
             files = england_files(folder, ("lad_lines", "icb_lines"))
             m, side = st.columns([4, 1])
@@ -380,6 +363,41 @@ def _council_detail(folder: str | None, table: pd.DataFrame, ind: str) -> None:
     )
     shown.attrs = {}  # the legend and bins are not table data (and not serialisable)
     st.dataframe(shown, key="eng_detail_table")
+
+
+def _recoloured(
+    name: str,
+    layer_id: str,
+    codes: str,
+    colours: list[tuple[int, int, int]],
+    triggers: list[Any],
+    *,
+    edge: tuple[int, float] | None = None,
+) -> pdk.Layer:
+    """
+    A layer over a served file (``static/<name>``), coloured by one class digit per feature.
+
+    ``edge`` draws white outlines of that alpha and minimum width in pixels.
+    """
+    lines: dict[str, Any] = (
+        {
+            "stroked": True,
+            "get_line_color": [255, 255, 255, edge[0]],
+            "line_width_min_pixels": edge[1],
+        }
+        if edge
+        else {"stroked": False}
+    )
+    return pdk.Layer(
+        "GeoJsonLayer",
+        data=f"app/static/{name}",
+        id=layer_id,
+        pickable=True,
+        filled=True,
+        get_fill_color=ov.fill_expression(codes, colours),
+        update_triggers={"getFillColor": triggers},
+        **lines,
+    )
 
 
 def _view_of(folder: str, council: str) -> pdk.ViewState:
@@ -403,17 +421,8 @@ def _batch_map(
         return
     k = min(5, max(2, int(np.isfinite(v).sum()) - 1))
     codes, colours, lg = ov.class_codes(v, k=k)
-    layer = pdk.Layer(
-        "GeoJsonLayer",
-        data=f"app/static/{files[level]}",
-        id="batch",
-        pickable=True,
-        filled=True,
-        stroked=True,
-        get_line_color=[255, 255, 255, 120],
-        line_width_min_pixels=0.3,
-        get_fill_color=ov.fill_expression(codes, colours),
-        update_triggers={"getFillColor": [ind, blevel, "batch"]},
+    layer = _recoloured(
+        files[level], "batch", codes, colours, [ind, blevel, "batch"], edge=(120, 0.3)
     )
     inside = areas.loc[areas.index.isin(summary.index)]
     m, side = st.columns([4, 1])
