@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import html
 import json
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,14 +94,29 @@ def labels(pack: str, level: str, zoom: float | None = None) -> list[Any]:
     return [pl.label_layer(base_place(pack), level, zoom=round(float(z), 2))]
 
 
-@st.cache_resource(show_spinner=False)
+_WALK_ACCESS: dict[str, wf.AccessResult] = {}
+_WALK_ACCESS_LOCK = threading.Lock()
+
+
 def walk_access(pack: str) -> wf.AccessResult:
-    bar = st.progress(0.0, text="Walk access: loading the street network (first use only)…")
-    out = wf.walk_access(
-        base_place(pack), progress=lambda m, f: bar.progress(min(float(f), 1.0), text=m)
-    )
-    bar.empty()
-    return out
+    """
+    The pack's walk access, computed once per server, with a progress bar while it is.
+
+    Not an ``st.cache_resource``: Streamlit records what a cached function draws (this
+    progress bar) and replays it, as an empty element, wherever the cached value is used
+    again. That element shifts everything after it, so a map below it became a new map on
+    the next run, its WebGL context rebuilt (3 s in software rendering).
+    """
+    with _WALK_ACCESS_LOCK:  # one build per server; other sessions wait for it
+        if pack not in _WALK_ACCESS:
+            bar = st.progress(
+                0.0, text="Walk access: loading the street network (first use only)…"
+            )
+            _WALK_ACCESS[pack] = wf.walk_access(
+                base_place(pack), progress=lambda m, f: bar.progress(min(float(f), 1.0), text=m)
+            )
+            bar.empty()
+        return _WALK_ACCESS[pack]
 
 
 @st.cache_data(show_spinner="Grouping neighbourhoods…")
@@ -118,8 +134,14 @@ def drivers_for(pack: str, demand: str) -> dict[str, Any]:
     return wf.demand_model(base_place(pack), demand)
 
 
-@st.cache_resource(show_spinner="Preparing the street network and demand model for scenarios…")
 def scenario_engine(pack: str, demand: str) -> Any:
+    """The pack's scenario engine for ``demand`` (walk access first, with its progress bar)."""
+    walk_access(pack)  # drawn here, never inside the cached call below (see walk_access)
+    return _scenario_engine(pack, demand)
+
+
+@st.cache_resource(show_spinner="Preparing the street network and demand model for scenarios…")
+def _scenario_engine(pack: str, demand: str) -> Any:
     return wf.scenario_engine(with_access_for(pack), demand=demand)
 
 
@@ -145,7 +167,7 @@ def scenario_isochrones(
     iso = scenario_engine(pack, demand).isochrones(
         json.loads(scenario_json), threshold_min=threshold_min
     )
-    return [pl.point_layer(iso, "isochrone")] if len(iso) else []
+    return [pl.point_layer(iso, "isochrone", filled=False)] if len(iso) else []
 
 
 @st.cache_resource(show_spinner=False)
@@ -248,6 +270,28 @@ def on_homes(table: Any, pack: str, level: str) -> Any:
     out = table.copy()
     out["geometry"] = geom
     return out
+
+
+@st.cache_resource(show_spinner=False)
+def place_centre(pack: str) -> tuple[float, float]:
+    """Longitude and latitude of a point inside the place (a union of its areas: once per pack)."""
+    return pl.centre_lonlat(base_place(pack).lsoa)
+
+
+@st.cache_resource(show_spinner=False)
+def area_choices(pack: str, level: str) -> dict[str, str]:
+    """Each LSOA's code and how a list shows it: its name and its ``level`` area's name."""
+    lsoa = base_place(pack).lsoa
+    return {
+        str(c): f"{name} ({loc})"
+        for c, name, loc in zip(lsoa.index, lsoa["area_name"], lsoa[f"{level}_name"], strict=True)
+    }
+
+
+@st.cache_resource(show_spinner=False)
+def change_areas(pack: str) -> Any:
+    """The LSOAs as change maps draw them (simplified once per pack)."""
+    return pl.display_areas(base_place(pack).lsoa)
 
 
 @st.cache_resource(show_spinner=False)

@@ -27,9 +27,12 @@ from placekit.scenarios import (
 from placekit.text import md_escape
 from sections._common import (
     FACILITY_CHOICES,
+    area_choices,
+    change_areas,
     ctx,
     labels,
     map_with_legend,
+    place_centre,
     scenario_engine,
     scenario_isochrones,
     show_error,
@@ -60,10 +63,19 @@ def added_sites(engine: ScenarioEngine, scenario: dict[str, Any]) -> gpd.GeoSeri
 
 
 def readable(
-    frame: pd.DataFrame, words: Callable[[str], str], *, people_demand: bool = False
+    frame: pd.DataFrame,
+    words: Callable[[str], str],
+    *,
+    people_demand: bool = False,
+    level_label: str = "",
 ) -> pd.DataFrame:
-    """A result table to show: people as whole numbers, minutes to 0.1, columns in words."""
+    """
+    A result table to show: people as whole numbers, minutes to 0.1, columns in words, and
+    the index named ``level_label`` (the locality level in words, not its id).
+    """
     out = frame.copy()
+    if level_label:
+        out.index.name = level_label
     for col in out.columns:
         if not pd.api.types.is_numeric_dtype(out[col]):
             continue
@@ -77,7 +89,7 @@ def render() -> None:
     c = ctx()
     place = c.place
     PACK, LOC = c.pack, c.loc
-    CENTRE = pl.centre_lonlat(place.lsoa)
+    CENTRE = place_centre(PACK)
     FACILITY_TYPES = [f for f in FACILITY_CHOICES if f in place.available_layers]
     pending = st.session_state.pop("scn_pending", None)
     if (
@@ -159,13 +171,9 @@ def render() -> None:
                 "lat": b.number_input("lat", value=CENTRE[1], format="%.5f", key="scn_lat"),
             }
         else:
+            names = area_choices(PACK, LOC)
             code = st.selectbox(
-                "Neighbourhood",
-                list(place.lsoa.index),
-                key="scn_lsoa",
-                format_func=lambda c: (
-                    f"{place.lsoa.loc[c, 'area_name']} ({place.lsoa.loc[c, f'{LOC}_name']})"
-                ),
+                "Neighbourhood", list(names), key="scn_lsoa", format_func=names.__getitem__
             )
             pt = place.lsoa.loc[[code]].geometry.representative_point().iloc[0]
             loc = {"x": float(pt.x), "y": float(pt.y)}
@@ -335,7 +343,7 @@ def render() -> None:
             show = st.selectbox("Show change in", change_cols, key="scn_show", format_func=words)
             ctable = place.table("lsoa", []).join(a[[show]])
             clayer, clg = pl.change_choropleth(
-                ctable, show, title=words(show), layer_id="scn_change"
+                ctable, show, title=words(show), layer_id="scn_change", display=change_areas(PACK)
             )
             iso = scenario_isochrones(
                 PACK, json.dumps(res.scenario, sort_keys=True), scn_demand, float(threshold)
@@ -393,12 +401,22 @@ def render() -> None:
                 )
             )
             st.dataframe(
-                readable(res.localities[LOC], words, people_demand=counted.startswith("people")),
+                readable(
+                    res.localities[LOC],
+                    words,
+                    people_demand=counted.startswith("people"),
+                    level_label=place.level_label(LOC, count=False),
+                ),
                 width="stretch",
             )
             st.write("Who gains, by IMD 2025 decile (1 = most deprived):")
             st.dataframe(
-                readable(res.by_imd_decile, words, people_demand=counted.startswith("people")),
+                readable(
+                    res.by_imd_decile,
+                    words,
+                    people_demand=counted.startswith("people"),
+                    level_label="IMD 2025 decile",
+                ),
                 width="stretch",
             )
             for n in res.notes:

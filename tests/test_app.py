@@ -180,11 +180,18 @@ def test_scenario_section_apply(at):
     res, _secs = at.session_state["scn_result"]
     assert res.areas["gp_people_newly_within"].sum() > 0
     assert any("People newly within" in s.value for s in at.success)
-    ids = [layer["id"] for layer in _deck(at)["layers"]]
-    assert "scn_change" in ids and "poly-isochrone" in ids
+    layers = {layer["id"]: layer for layer in _deck(at)["layers"]}
+    assert "scn_change" in layers and "poly-isochrone" in layers
+    # the service area is an outline over the change map, whose colours stay readable
+    assert layers["poly-isochrone"]["filled"] is False
+    # only the areas that changed are drawn on the base
+    drawn = {f["properties"]["code"] for f in layers["scn_change"]["data"]["features"]}
+    assert drawn == set(res.areas.index[res.areas["gp_min_change"].abs() > 1e-9])
     # the locality table in words, with whole residents and people (no ids, no fractions)
     loc = at.dataframe[0].value
     assert "residents now" in loc.columns and "gp_min_base" not in loc.columns
+    assert loc.index.name == "Local Area Committee / ASC locality"  # in words, not "lac"
+    assert at.dataframe[1].value.index.name == "IMD 2025 decile"
     newly = "people newly within 15 min of a GP practice"
     assert str(loc[newly].dtype) == "Int64"
     assert int(loc[newly].sum()) == int(res.areas["gp_people_newly_within"].sum())
@@ -211,6 +218,40 @@ def test_scenario_location_by_map_click(at):
     at.session_state["scn_picked"] = "E01007919"
     at.run()
     assert any("Picked Sheffield 069C" in c.value for c in at.caption)
+
+
+def _element_paths(node, path=()):
+    """(position path, element type) of every element under ``node``, in page order."""
+    out = []
+    for i, child in getattr(node, "children", {}).items():
+        out.append(((*path, i), getattr(child, "type", type(child).__name__)))
+        out += _element_paths(child, (*path, i))
+    return out
+
+
+def test_scenario_map_keeps_its_place_on_apply(at):
+    """
+    The map is the same element before and after Apply, so the browser keeps its WebGL
+    context and draws only the change (a map at a new position is a new map: 3 s more).
+    Streamlit replays what a cached function drew (walk access's progress bar) as an empty
+    element wherever its value is used; three of those once pushed the map down by three.
+    """
+    _go(at, "Scenarios")
+    at.button(key="scn_clear").click().run()
+    at.radio(key="scn_where").set_value("neighbourhood").run()
+    at.selectbox(key="scn_kind").set_value("add_facility").run()
+    at.button(key="scn_add").click().run()
+
+    def deck_path():
+        return [p for p, t in _element_paths(at.main) if t == "deck_gl_json_chart"]
+
+    before = deck_path()
+    at.button(key="scn_apply").click().run()
+    assert not at.exception and "scn_result" in at.session_state
+    assert deck_path() == before and len(before) == 1
+    column = before[0][:2]
+    siblings = [t for p, t in _element_paths(at.main) if p[:2] == column and len(p) == 3]
+    assert "empty" not in siblings
 
 
 def test_scenario_add_checks_and_load_restores(at):

@@ -160,10 +160,13 @@ def test_change_map_classes():
         "better: 2.00 – 3.00",
         "better: 3.00 – 4.00",
         "worse: up to 2.00",
-        "no change",
+        "no change (not coloured)",
     ]
     fills = {f["properties"]["code"]: f["properties"]["fill"][:3] for f in layer.data["features"]}
-    assert fills["c0"] == list(pl.NO_CHANGE)
+    # only the five areas that changed are drawn: the others show the base map's land,
+    # whose colour the "no change" entry carries
+    assert sorted(fills) == ["c3", "c4", "c5", "c6", "c7"]
+    assert lg.entries[-1][1] == pl.BASE_LAND
     assert fills["c6"] == list(pl.BETTER[-1]) and fills["c7"] in [list(c) for c in pl.WORSE]
 
 
