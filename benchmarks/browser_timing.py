@@ -1,8 +1,9 @@
 """Browser timings of the app, each the median of several fresh servers.
 
-Run: ``python benchmarks/browser_timing.py [--runs 3] [--app-root DIR] [--out FILE]``.
-``--app-root`` points at a checkout to time (default: this one), so the app before a change
-can be timed the same way (``PYTHONPATH=DIR`` makes its ``placekit`` the one imported).
+Run: ``python benchmarks/browser_timing.py [--runs 3] [--app-root DIR] [--baseline-root DIR]
+[--out FILE]``. ``--app-root`` points at a checkout to time (default: this one; its own
+``placekit`` is the one imported). ``--baseline-root`` times a second checkout (the app before
+a change) the same way, runs alternating, and prints both medians and their ratio.
 
 Each run starts ``streamlit run app.py`` on 127.0.0.1 (file watcher off) with the default
 pack and the user's cache folder (the per-pack disk caches exist after the warm-up run,
@@ -10,7 +11,9 @@ which is not counted), opens one headless Chromium page and times, from the page
 
 - ``cold_start_to_first_map_s``: server launch to the map canvas and an idle script;
 - ``warm_widget_change_s``: click the natural-breaks class scheme to the new legend;
-- ``first_visit_<section>_s``: click each section, in order, to an idle script;
+- ``first_visit_<section>_s``: click each section, in order, on a settled page (the previous
+  section drawn, as after a person has read it), to an idle script, and
+  ``first_visit_<section>_drawn_s`` to the section drawn (its map included);
 - ``scenario_apply_s``: Add (a GP at the default neighbourhood) then Apply to
   "People newly within" (first Apply of the server: the walk network and demand model are
   prepared), and ``scenario_apply_again_s`` for a second Apply;
@@ -97,19 +100,29 @@ def _settle(pg) -> None:
     pg.evaluate(_SETTLED_JS)
 
 
-def _until_drawn(pg, click, done) -> float:
+def _until_drawn(pg, click, done=None) -> float:
     """Seconds from ``click()`` to an idle script, ``done()``, and the page drawn (settled)."""
+    return _idle_and_drawn(pg, click, done)[1]
+
+
+def _idle_and_drawn(pg, click, done=None) -> tuple[float, float]:
+    """Seconds from ``click()`` to an idle script (and ``done()``), and to the page drawn."""
     t_page0 = pg.evaluate("() => performance.now()")
-    _after_click(pg, click, done)
+    idle_s = _after_click(pg, click, done)
     drawn_ms = pg.evaluate(_SETTLED_JS)
-    return (float(drawn_ms) - float(t_page0)) / 1000.0
+    return idle_s, (float(drawn_ms) - float(t_page0)) / 1000.0
 
 
 def one_run(app_root: Path, shots: Path | None) -> dict[str, float]:
     from playwright.sync_api import sync_playwright
 
     port = _port()
-    env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
+    env = {
+        **os.environ,
+        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+        # the checkout's own placekit, not the installed one
+        "PYTHONPATH": os.pathsep.join([str(app_root), os.environ.get("PYTHONPATH", "")]),
+    }
     log = tempfile.NamedTemporaryFile(prefix="pk-timing-", suffix=".log", delete=False)  # noqa: SIM115
     t_launch = time.perf_counter()
     proc = subprocess.Popen(
@@ -161,7 +174,9 @@ def one_run(app_root: Path, shots: Path | None) -> dict[str, float]:
             radio = pg.locator("[data-testid=stRadio]").first
             names = [t.strip() for t in radio.locator("label").all_inner_texts()]
             for name in names[1:]:
-                out[f"first_visit_{name.lower().replace(' ', '_')}_s"] = _after_click(
+                _settle(pg)  # the previous section drawn: its drawing is not this one's time
+                key = f"first_visit_{name.lower().replace(' ', '_')}"
+                out[f"{key}_s"], out[f"{key}_drawn_s"] = _idle_and_drawn(
                     pg, pg.get_by_text(name, exact=True).first.click
                 )
                 if shots:
@@ -204,22 +219,52 @@ def main() -> None:
     ap.add_argument("--app-root", default=str(ROOT))
     ap.add_argument("--shots", default=None, help="folder for screenshots of the last run")
     ap.add_argument("--out", default=str(ROOT / "artifacts" / "browser_timing.json"))
+    ap.add_argument(
+        "--baseline-root",
+        default=None,
+        help="a checkout to time the same way, runs alternating with --app-root's; prints "
+        "each figure's median before and after and their ratio",
+    )
     args = ap.parse_args()
     root = Path(args.app_root).resolve()
+    roots = {"after": root}
+    if args.baseline_root:
+        roots = {"before": Path(args.baseline_root).resolve(), "after": root}
     shots = Path(args.shots) if args.shots else None
     if shots:
         shots.mkdir(parents=True, exist_ok=True)
-    one_run(root, None)  # warm-up: builds the per-pack disk caches; not counted
-    runs = []
+    for r in roots.values():
+        one_run(r, None)  # warm-up: builds the per-pack disk caches; not counted
+    runs: dict[str, list[dict[str, float]]] = {k: [] for k in roots}
     for i in range(args.runs):
-        runs.append(one_run(root, shots if i == args.runs - 1 else None))
-        print(json.dumps(runs[-1]), flush=True)
-    keys = [k for k in runs[0] if all(k in r for r in runs)]
-    med = {k: round(statistics.median(r[k] for r in runs), 3) for k in keys}
-    res = {"app_root": str(root), "runs": runs, "median": med}
+        for label, r in roots.items():  # alternating, so both see the same machine
+            last = shots if i == args.runs - 1 and label == "after" else None
+            runs[label].append(one_run(r, last))
+            print(label, json.dumps(runs[label][-1]), flush=True)
+    med = {
+        label: {
+            k: round(statistics.median(r[k] for r in rs), 3)
+            for k in rs[0]
+            if all(k in r for r in rs)
+        }
+        for label, rs in runs.items()
+    }
+    res = {"app_root": str(root), "runs": runs["after"], "median": med["after"]}
+    if "before" in med:
+        res |= {"baseline_root": str(roots["before"]), "baseline_runs": runs["before"]}
+        res["baseline_median"] = med["before"]
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(res, indent=2))
-    print(json.dumps(med, indent=2))
+    if "before" not in med:
+        print(json.dumps(med["after"], indent=2))
+        return
+    print(f"{'median of ' + str(args.runs):42s} {'before':>8s} {'after':>8s} {'ratio':>7s}")
+    for k, after in med["after"].items():
+        before = med["before"].get(k)
+        if before is None:
+            print(f"{k:42s} {'':>8s} {after:8.2f}")
+        else:
+            print(f"{k:42s} {before:8.2f} {after:8.2f} {before / max(after, 1e-9):6.2f}x")
 
 
 if __name__ == "__main__":
