@@ -105,7 +105,6 @@ BETTER = [(198, 219, 239), (107, 174, 214), (33, 102, 172)]
 WORSE = [(252, 187, 161), (251, 106, 74), (203, 24, 29)]
 #: The base map's land colour (an area with no change is left uncoloured on it).
 BASE_LAND = (246, 244, 238)
-NO_CHANGE = BASE_LAND
 
 
 def _to_display(
@@ -379,7 +378,7 @@ def change_choropleth(
     v = table[column].astype(float)
     better = v < -tolerance if lower_is_better else v > tolerance
     worse = v > tolerance if lower_is_better else v < -tolerance
-    fill = pd.Series([None] * len(v), index=v.index, dtype=object)
+    fill = pd.Series(None, index=v.index, dtype=object)  # set for the areas that changed
     entries: list[tuple[str, tuple[int, int, int]]] = []
     for mask, ramp, word in ((better, BETTER, "better"), (worse, WORSE, "worse")):
         if not mask.any():
@@ -399,7 +398,7 @@ def change_choropleth(
             )
             for i, hi in enumerate(q)
         ]
-    entries.append(("no change (not coloured)", NO_CHANGE))
+    entries.append(("no change (not coloured)", BASE_LAND))
     g = (display_areas(table) if display is None else display).reindex(table.index)
     g = g.loc[(better | worse).to_numpy()].copy()
     g["fill"] = fill.reindex(g.index).tolist()
