@@ -686,6 +686,23 @@ class CompactDeck(pdk.Deck):
         return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+def hidden(layers: list[pdk.Layer]) -> list[pdk.Layer]:
+    """
+    Copies of ``layers`` that deck.gl keeps (data loaded, geometry tessellated) but does not draw.
+
+    deck.gl matches layers by id from one frame to the next, so a map that hides its
+    layers instead of dropping them draws them again at no cost when they are shown.
+    """
+    import copy
+
+    out = []
+    for layer in layers:
+        layer = copy.copy(layer)
+        layer.visible = False
+        out.append(layer)
+    return out
+
+
 def deck(
     layers: list[pdk.Layer], view: pdk.ViewState, *, tooltip: dict[str, str] | None = None
 ) -> pdk.Deck:

@@ -39,8 +39,16 @@ def module(name: str) -> ModuleType:
 
 
 def render(name: str) -> None:
-    """Draw the section shown as ``name``."""
-    module(name).render()
+    """
+    Draw the section shown as ``name`` in the page's frame: its head, the page's one map,
+    then the rest (see :func:`sections._common.page_frame`). A section whose module sets
+    ``OWN_MAP = True`` draws a map of its own and leaves the page's map slot empty.
+    """
+    from sections._common import page_frame
+
+    mod = module(name)
+    with page_frame(park=not getattr(mod, "OWN_MAP", False)):
+        mod.render()
 
 
 #: Library modules that sections import only when a button is pressed (scikit-learn, scipy,

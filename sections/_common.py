@@ -12,7 +12,7 @@ import hashlib
 import html
 import json
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -388,6 +388,59 @@ def legend(lg: pl.Legend) -> None:
     )
 
 
+# ----------------------------------------------------------------------------- the page's map
+#: This run's head container and map slot (a script run is one thread).
+_FRAME = threading.local()
+#: Height (px) of the parked map: the page's map kept, hidden, in a section without one.
+PARKED_HEIGHT_PX = 1
+
+
+@contextlib.contextmanager
+def page_frame(*, park: bool = True) -> Iterator[None]:
+    """
+    Lay a section out as a head, the page's one map, then the rest, for one run.
+
+    A section draws its controls with ``with head():``, its map in :func:`map_columns` (or
+    :func:`map_with_legend`), and the rest as usual, below the map. The map is always the
+    same element at the same place on the page, whatever the section drew before it, so
+    the browser keeps one deck.gl map, its WebGL context and the served base files it has
+    loaded and tessellated, from section to section: a map at a new place would be a new
+    map (2-3 s in software rendering). A section without a map *parks* it: the base
+    layers hidden in a map 1 px high. With ``park=False`` (a section whose own map is a
+    different kind, e.g. England's) the slot stays empty.
+    """
+    _FRAME.head, _FRAME.slot, _FRAME.drawn = st.container(), st.container(), False
+    try:
+        yield
+    finally:
+        if park and not _FRAME.drawn:
+            c = ctx()
+            under, over = static_base(c.pack, c.loc)
+            map_columns()[0].pydeck_chart(
+                pl.deck(pl.hidden([*under, *over]), c.view()),
+                height=PARKED_HEIGHT_PX,
+                key="page_map",
+            )
+        _FRAME.__dict__.clear()
+
+
+def head() -> Any:
+    """Where a section draws what comes before its map (the page itself outside a frame)."""
+    return getattr(_FRAME, "head", None) or st.container()
+
+
+def map_columns(ratio: tuple[int, int] = (4, 1)) -> Any:
+    """
+    The page's map slot (see :func:`page_frame`) split into ``(map, side)`` columns: draw the
+    map in the first (one ``st.pydeck_chart``) and its legend in the second.
+    """
+    slot = getattr(_FRAME, "slot", None)
+    if slot is None:  # outside a frame: here on the page
+        return st.columns(list(ratio))
+    _FRAME.drawn = True
+    return slot.columns(list(ratio))
+
+
 def map_with_legend(
     c: Ctx,
     layers: list[Any],
@@ -399,8 +452,8 @@ def map_with_legend(
     ratio: tuple[int, int] = (4, 1),
     extra_legend: list[tuple[str, tuple[int, int, int]]] | None = None,
 ) -> None:
-    """A map and its legend side by side (plus entries for the other layers drawn)."""
-    m, side = st.columns(list(ratio))
+    """The page's map and its legend side by side (plus entries for the other layers drawn)."""
+    m, side = map_columns(ratio)
     m.pydeck_chart(pl.deck(layers, view or c.view(height_px=420)), height=height, key=key)
     with side:
         legend(lg)

@@ -9,6 +9,7 @@ from placekit.drivers import flag_category
 from sections._common import (
     ctx,
     drivers_for,
+    head,
     labels,
     map_with_legend,
     static_base,
@@ -20,16 +21,17 @@ NAME = "Drivers"
 def render() -> None:
     c = ctx()
     place = c.place
-    demand = st.selectbox(
-        "Demand indicator",
-        [i for i in c.choices.demand if not i.startswith("user_")],
-        format_func=c.label,
-        key="drv_demand",
-    )
-    if not (
-        st.button("Explain demand", key="drv_run") or st.session_state.get("drv_done") == demand
-    ):
-        return
+    with head():  # what comes before the page's map
+        demand = st.selectbox(
+            "Demand indicator",
+            [i for i in c.choices.demand if not i.startswith("user_")],
+            format_func=c.label,
+            key="drv_demand",
+        )
+        if not (
+            st.button("Explain demand", key="drv_run") or st.session_state.get("drv_done") == demand
+        ):
+            return
     st.session_state["drv_done"] = demand
     r = drivers_for(c.pack, demand)
     st.markdown(

@@ -26,6 +26,8 @@ from placekit.text import md_escape
 from sections._common import SCHEME_WORDS, STATIC_DIR, ctx, known_packs, legend
 
 NAME = "England"
+#: England's map is its own (national files, a map you pick councils on): no page map here.
+OWN_MAP = True
 LEVEL_WORDS = {"lsoa": "Neighbourhoods (LSOA 2021, 33,755)", "lad": "Councils (LAD 2024)"}
 ENGLAND_VIEW = {"longitude": -1.9, "latitude": 52.75, "zoom": 5.35}
 #: Where a picked council sends the user once its pack is open.

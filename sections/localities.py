@@ -11,7 +11,7 @@ from placekit import layers as pl
 from placekit import workflows as wf
 from placekit.profile import locality_profile
 from placekit.text import md_escape
-from sections._common import bind, ctx, labels, map_with_legend, static_base, typology
+from sections._common import bind, ctx, head, labels, map_with_legend, static_base, typology
 from sections.trends import DOMAIN_WORDS, IOD, iod_table, unavailable
 
 NAME = "Localities"
@@ -21,52 +21,53 @@ def render() -> None:
     c = ctx()
     place = c.place
     cat = place.catalogue
-    a, b, d = st.columns([1, 1, 2])
-    lvl = a.selectbox(
-        "Locality level",
-        place.levels,
-        format_func=place.level_label,
-        **bind("loc_level", "pk_loc_level", place.levels, c.loc),
-    )
-    areas = place.localities[lvl]
-    code = b.selectbox(
-        "Locality",
-        list(areas.index),
-        format_func=lambda x: str(areas.loc[x, "area_name"]),
-        **bind("loc_code", "pk_loc_code", list(areas.index)),
-    )
-    choices = [i for i in c.choices.all if i not in c.choices.access or i == wf.LEAST_SERVED]
-    indicator = d.selectbox(
-        "Indicator",
-        choices,
-        format_func=c.label,
-        **bind("loc_indicator", "pk_indicator", choices, "bad_health_pct"),
-    )
+    with head():  # what comes before the page's map
+        a, b, d = st.columns([1, 1, 2])
+        lvl = a.selectbox(
+            "Locality level",
+            place.levels,
+            format_func=place.level_label,
+            **bind("loc_level", "pk_loc_level", place.levels, c.loc),
+        )
+        areas = place.localities[lvl]
+        code = b.selectbox(
+            "Locality",
+            list(areas.index),
+            format_func=lambda x: str(areas.loc[x, "area_name"]),
+            **bind("loc_code", "pk_loc_code", list(areas.index)),
+        )
+        choices = [i for i in c.choices.all if i not in c.choices.access or i == wf.LEAST_SERVED]
+        indicator = d.selectbox(
+            "Indicator",
+            choices,
+            format_func=c.label,
+            **bind("loc_indicator", "pk_indicator", choices, "bad_health_pct"),
+        )
 
-    def open_on_map() -> None:
-        ss = st.session_state
-        ss["view"] = pl.view_for(areas.loc[[code]], width_px=680, height_px=560)  # the main map
-        ss["pk_level"] = "lsoa"
-        ss["pk_labels"] = lvl if lvl != "lad" else ""
-        ss["pk_indicator"] = indicator
-        ss["section"] = "Map explorer"
+        def open_on_map() -> None:
+            ss = st.session_state
+            ss["view"] = pl.view_for(areas.loc[[code]], width_px=680, height_px=560)  # the main map
+            ss["pk_level"] = "lsoa"
+            ss["pk_labels"] = lvl if lvl != "lad" else ""
+            ss["pk_indicator"] = indicator
+            ss["section"] = "Map explorer"
 
-    st.button("Open the map explorer on this locality", key="zoom", on_click=open_on_map)
-    st.subheader(md_escape(areas.loc[code, "area_name"]))
-    if indicator in c.choices.access:
-        place = c.with_access()
-    mine = place.lsoa.index[place.codes(lvl) == code]
-    table = place.table("lsoa", [indicator]).loc[mine]
-    meta = cat.row(indicator)
-    layer, lg = pl.choropleth(
-        table,
-        indicator,
-        title=c.label(indicator),
-        higher_is_worse=meta["direction"] != "higher_better",
-        layer_id="locality",
-        whole=meta["kind"] == "count",
-    )
-    view = pl.view_for(areas.loc[[code]], width_px=780, height_px=380)
+        st.button("Open the map explorer on this locality", key="zoom", on_click=open_on_map)
+        st.subheader(md_escape(areas.loc[code, "area_name"]))
+        if indicator in c.choices.access:
+            place = c.with_access()
+        mine = place.lsoa.index[place.codes(lvl) == code]
+        table = place.table("lsoa", [indicator]).loc[mine]
+        meta = cat.row(indicator)
+        layer, lg = pl.choropleth(
+            table,
+            indicator,
+            title=c.label(indicator),
+            higher_is_worse=meta["direction"] != "higher_better",
+            layer_id="locality",
+            whole=meta["kind"] == "count",
+        )
+        view = pl.view_for(areas.loc[[code]], width_px=780, height_px=380)
     under, over = static_base(c.pack, lvl)  # the main map's served files: sent once
     map_with_legend(
         c,

@@ -11,6 +11,7 @@ from placekit.targeting import DEFAULT_CRITERIA, balance_table, match_comparison
 from sections._common import (
     ctx,
     drivers_for,
+    head,
     labels,
     map_with_legend,
     sensitivity,
@@ -32,40 +33,45 @@ def render() -> None:
     c = ctx()
     place = c.place
     loc = c.loc
-    p_demand = st.selectbox(
-        "Demand indicator",
-        [i for i in c.choices.demand if not i.startswith("user_")],
-        format_func=c.label,
-        key="prev_demand",
-    )
-    with st.expander("Tier rules (city percentiles) and priority weights"):
-        cols = st.columns(4)
-        rules = {
-            "demand_high": float(cols[0].slider("Tertiary: demand ≥", 50, 99, 80, key="r_dh")),
-            "predicted_high": float(
-                cols[1].slider("Secondary: predicted ≥", 50, 99, 70, key="r_ph")
-            ),
-            "demand_elevated": float(
-                cols[2].slider("Secondary: demand already ≥", 30, 95, 60, key="r_dr")
-            ),
-            "exposure_high": float(cols[3].slider("Primary: exposure ≥", 30, 95, 60, key="r_eh")),
-        }
-        wc = st.columns(len(DEFAULT_CRITERIA))
-        weights = {
-            k_: wc[i].number_input(
-                CRITERIA_WORDS.get(k_, k_.replace("_", " ")),
-                value=float(v),
-                step=0.05,
-                key=f"w_{k_}",
+    with head():  # what comes before the page's map
+        p_demand = st.selectbox(
+            "Demand indicator",
+            [i for i in c.choices.demand if not i.startswith("user_")],
+            format_func=c.label,
+            key="prev_demand",
+        )
+        with st.expander("Tier rules (city percentiles) and priority weights"):
+            cols = st.columns(4)
+            rules = {
+                "demand_high": float(cols[0].slider("Tertiary: demand ≥", 50, 99, 80, key="r_dh")),
+                "predicted_high": float(
+                    cols[1].slider("Secondary: predicted ≥", 50, 99, 70, key="r_ph")
+                ),
+                "demand_elevated": float(
+                    cols[2].slider("Secondary: demand already ≥", 30, 95, 60, key="r_dr")
+                ),
+                "exposure_high": float(
+                    cols[3].slider("Primary: exposure ≥", 30, 95, 60, key="r_eh")
+                ),
+            }
+            wc = st.columns(len(DEFAULT_CRITERIA))
+            weights = {
+                k_: wc[i].number_input(
+                    CRITERIA_WORDS.get(k_, k_.replace("_", " ")),
+                    value=float(v),
+                    step=0.05,
+                    key=f"w_{k_}",
+                )
+                for i, (k_, v) in enumerate(DEFAULT_CRITERIA.items())
+            }
+        if not (
+            st.button("Build tiers and priorities", key="prev_run")
+            or st.session_state.get("prev_done") == p_demand
+        ):
+            st.info(
+                "Tiers use the demand model of the Drivers section (a few seconds the first time)."
             )
-            for i, (k_, v) in enumerate(DEFAULT_CRITERIA.items())
-        }
-    if not (
-        st.button("Build tiers and priorities", key="prev_run")
-        or st.session_state.get("prev_done") == p_demand
-    ):
-        st.info("Tiers use the demand model of the Drivers section (a few seconds the first time).")
-        return
+            return
     st.session_state["prev_done"] = p_demand
     r = drivers_for(c.pack, p_demand)
     prev = wf.prevention(place, r, rules=rules, weights=weights)

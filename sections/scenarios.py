@@ -30,6 +30,7 @@ from sections._common import (
     area_choices,
     change_areas,
     ctx,
+    head,
     labels,
     map_with_legend,
     place_centre,
@@ -96,11 +97,13 @@ def render() -> None:
         pending
     ):  # a loaded scenario restores its name, threshold and interventions before the widgets draw
         st.session_state.update(pending)
-    st.write(
-        "Build a scenario from one or more interventions, apply it, and see what changes on "
-        "the walk network. Locations: a postcode, lon/lat, a neighbourhood from the list, or a "
-        "neighbourhood clicked on the map (a point inside it)."
+    top = head()  # above the page's map: what the map shows
+    top.write(
+        "Build a scenario from one or more interventions (below the map), apply it, and see "
+        "on the map what changes on the walk network. Locations: a postcode, lon/lat, a "
+        "neighbourhood from the list, or a neighbourhood clicked on the small map."
     )
+    show_at, extent_at = top.columns(2)
     left, right = st.columns([2, 3], gap="large")
     with left:
         scn_demand = st.selectbox(
@@ -295,14 +298,14 @@ def render() -> None:
                 key="scn_save",
             )
     with right:
-        # The same widgets and the same map in the same places before and after Apply: the map
-        # is drawn (its served base files loaded and tessellated) while the scenario is built,
-        # and Apply only adds the change layer to it instead of creating a new map.
+        # The same widgets before and after Apply, and the page's map (drawn, its served base
+        # files loaded and tessellated, while the scenario is built): Apply only adds the
+        # change layer to it instead of creating a new map.
         if "scn_result" not in st.session_state:
-            st.selectbox(
+            show_at.selectbox(
                 "Show change in", ["(apply a scenario first)"], key="scn_show_wait", disabled=True
             )
-            st.radio(
+            extent_at.radio(
                 "Map shows",
                 list(EXTENT_WORDS),
                 horizontal=True,
@@ -310,7 +313,7 @@ def render() -> None:
                 format_func=EXTENT_WORDS.__getitem__,
                 disabled=True,
             )
-            view = c.view(560, 420)
+            view = c.view(900, 420)
             map_with_legend(
                 c,
                 [
@@ -340,7 +343,9 @@ def render() -> None:
             def words(col: str) -> str:
                 return column_label(col, threshold_min=float(threshold), demand=counted)
 
-            show = st.selectbox("Show change in", change_cols, key="scn_show", format_func=words)
+            show = show_at.selectbox(
+                "Show change in", change_cols, key="scn_show", format_func=words
+            )
             ctable = place.table("lsoa", []).join(a[[show]])
             clayer, clg = pl.change_choropleth(
                 ctable, show, title=words(show), layer_id="scn_change", display=change_areas(PACK)
@@ -348,7 +353,7 @@ def render() -> None:
             iso = scenario_isochrones(
                 PACK, json.dumps(res.scenario, sort_keys=True), scn_demand, float(threshold)
             )
-            extent = st.radio(
+            extent = extent_at.radio(
                 "Map shows",
                 list(EXTENT_WORDS),
                 horizontal=True,
@@ -361,14 +366,14 @@ def render() -> None:
                     place.lsoa,
                     a[show],
                     points=added_sites(scenario_engine(PACK, scn_demand), res.scenario),
-                    width_px=560,
+                    width_px=900,
                     height_px=420,
                 )
                 if extent == "change"
                 else None
             )
             if zoom is None:  # the whole place, asked for or nothing changed
-                zoom = c.view(560, 420)
+                zoom = c.view(900, 420)
             map_with_legend(
                 c,
                 [

@@ -17,7 +17,9 @@ from sections._common import (
     STATIC_DIR,
     base_place,
     ctx,
+    head,
     legend,
+    map_columns,
     served_once,
     show_error,
     static_base,
@@ -135,7 +137,7 @@ def _map(c: Any, source: str, level: str, column: str, title: str) -> None:
     url = f"app/static/{change_file(c.pack, source, level)}"
     layer, lg, tooltip = pl.static_choropleth(url, t[column], column, title=title)
     under, over = static_base(c.pack, level)
-    m, side = st.columns([4, 1])
+    m, side = map_columns((4, 1))
     m.pydeck_chart(
         pl.deck([*under, layer, *over], c.view(height_px=460), tooltip=tooltip),
         height=460,
@@ -149,7 +151,7 @@ def _iod(c: Any, map_level: str, table_level: str) -> None:
     place = c.place
     t = iod_table(c.pack, map_level)
     domains = [d for d in ch.DOMAINS if f"{d}_change_pct" in t.columns]
-    d = st.selectbox(
+    d = head().selectbox(
         "Domain", domains, key="tr_domain", format_func=lambda k: DOMAIN_WORDS.get(k, k)
     )
     _map(
@@ -224,7 +226,8 @@ def _iod(c: Any, map_level: str, table_level: str) -> None:
 
 def _census(c: Any, map_level: str, table_level: str) -> None:
     place = c.place
-    m = st.selectbox(
+    top = head()  # above the page's map
+    m = top.selectbox(
         "Measure",
         list(CENSUS_MEASURES),
         key="tr_census_measure",
@@ -234,7 +237,7 @@ def _census(c: Any, map_level: str, table_level: str) -> None:
     lsoa = census_table(c.pack, "lsoa")
     missing = lsoa.attrs.get("unavailable", {}).get("census_population")
     if m == "population" and missing:
-        st.info(md_escape(f"Population change unavailable: {missing}."))
+        top.info(md_escape(f"Population change unavailable: {missing}."))
         return
     _map(c, CENSUS, map_level, col, f"{words}: change 2011 → 2021 ({unit})")
     st.caption(md_escape(lsoa.attrs.get("method", "")))
@@ -301,12 +304,13 @@ def _census(c: Any, map_level: str, table_level: str) -> None:
 def render() -> None:
     c = ctx()
     place = c.place
-    st.write(
+    top = head()  # the controls, above the page's map
+    top.write(
         "How deprivation and the population moved between two vintages, on 2021 LSOAs: "
         "IoD 2019 → 2025 (against England: ranks are relative to all of England) and Census "
         "2011 → 2021 where the pack has both censuses."
     )
-    a, b, d = st.columns([2, 2, 2])
+    a, b, d = top.columns([2, 2, 2])
     source = a.radio("Change", [IOD, CENSUS], key="tr_source", horizontal=True)
     levels = place.all_levels
     if st.session_state.get("tr_level") not in levels:
@@ -320,11 +324,11 @@ def render() -> None:
     )
     why = unavailable(c.pack, source)
     if why:
-        st.warning(md_escape(why))
+        top.warning(md_escape(why))
         other = CENSUS if source == IOD else IOD
         if not unavailable(c.pack, other):
-            st.caption(md_escape(f"{other} is available: choose it above."))
-        st.caption(placekit.AREA_LEVEL_CAVEAT)
+            top.caption(md_escape(f"{other} is available: choose it above."))
+        top.caption(placekit.AREA_LEVEL_CAVEAT)
         return
     try:
         (_iod if source == IOD else _census)(c, map_level, table_level)

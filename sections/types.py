@@ -10,6 +10,7 @@ import placekit
 from placekit import layers as pl
 from sections._common import (
     ctx,
+    head,
     k_diagnostics,
     labels,
     map_with_legend,
@@ -58,37 +59,38 @@ def _portrait_chart(bars: pd.DataFrame, title: str) -> alt.Chart:
 def render() -> None:
     c = ctx()
     place = c.place
-    k = st.slider("Number of neighbourhood types (k)", 2, 12, 6, key="k")
-    diag = k_diagnostics(c.pack, 0)
-    cols = st.columns(3)
-    for col, name in zip(cols, ["silhouette", "davies_bouldin", "wcss"], strict=True):
-        if name in diag.columns:
-            col.altair_chart(_diag_chart(diag, name, k), width="stretch")
-    st.caption(f"The red point marks k = {k}.")
-    res = typology(c.pack, k, 0)
-    ttable = place.table("lsoa", []).join(res.labels.rename("type"))
-    colour_by = st.radio(
-        "Colour by",
-        ["type", "confidence"],
-        horizontal=True,
-        key="types_colour",
-        format_func={"type": "neighbourhood type", "confidence": "confidence"}.__getitem__,
-    )
-    if colour_by == "type":
-        names = res.portraits["name"]
-        ttable["type_name"] = [f"{t}: {names[t]}" for t in ttable["type"]]
-        layer, lg = pl.categorical(
-            ttable, "type_name", title="Neighbourhood type", layer_id="types"
+    with head():  # what comes before the page's map
+        k = st.slider("Number of neighbourhood types (k)", 2, 12, 6, key="k")
+        diag = k_diagnostics(c.pack, 0)
+        cols = st.columns(3)
+        for col, name in zip(cols, ["silhouette", "davies_bouldin", "wcss"], strict=True):
+            if name in diag.columns:
+                col.altair_chart(_diag_chart(diag, name, k), width="stretch")
+        st.caption(f"The red point marks k = {k}.")
+        res = typology(c.pack, k, 0)
+        ttable = place.table("lsoa", []).join(res.labels.rename("type"))
+        colour_by = st.radio(
+            "Colour by",
+            ["type", "confidence"],
+            horizontal=True,
+            key="types_colour",
+            format_func={"type": "neighbourhood type", "confidence": "confidence"}.__getitem__,
         )
-    else:
-        ctab = ttable.join(res.confidence.rename("confidence"))
-        layer, lg = pl.choropleth(
-            ctab,
-            "confidence",
-            title="Confidence (1 − own / next centre distance)",
-            higher_is_worse=False,
-            layer_id="types",
-        )
+        if colour_by == "type":
+            names = res.portraits["name"]
+            ttable["type_name"] = [f"{t}: {names[t]}" for t in ttable["type"]]
+            layer, lg = pl.categorical(
+                ttable, "type_name", title="Neighbourhood type", layer_id="types"
+            )
+        else:
+            ctab = ttable.join(res.confidence.rename("confidence"))
+            layer, lg = pl.choropleth(
+                ctab,
+                "confidence",
+                title="Confidence (1 − own / next centre distance)",
+                higher_is_worse=False,
+                layer_id="types",
+            )
     map_with_legend(
         c,
         [

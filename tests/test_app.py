@@ -212,7 +212,9 @@ def test_scenario_location_by_map_click(at):
     _go(at, "Scenarios")
     at.radio(key="scn_where").set_value("click on map").run()
     assert not at.exception
-    ids = [layer["id"] for layer in _deck(at)["layers"]]
+    # the small map to pick on, below the page's map (which shows the change)
+    assert len(at.get("deck_gl_json_chart")) == 2
+    ids = [layer["id"] for layer in _deck(at, 1)["layers"]]
     assert "pick" in ids
     # AppTest cannot click a canvas; the selection the chart returns is handled like this:
     at.session_state["scn_picked"] = "E01007919"
@@ -231,8 +233,8 @@ def _element_paths(node, path=()):
 
 def test_scenario_map_keeps_its_place_on_apply(at):
     """
-    The map is the same element before and after Apply, so the browser keeps its WebGL
-    context and draws only the change (a map at a new position is a new map: 3 s more).
+    The page's map is the same element before and after Apply, so the browser keeps its
+    WebGL context and draws only the change (a map at a new position is a new map: 3 s more).
     Streamlit replays what a cached function drew (walk access's progress bar) as an empty
     element wherever its value is used; three of those once pushed the map down by three.
     """
@@ -241,17 +243,37 @@ def test_scenario_map_keeps_its_place_on_apply(at):
     at.radio(key="scn_where").set_value("neighbourhood").run()
     at.selectbox(key="scn_kind").set_value("add_facility").run()
     at.button(key="scn_add").click().run()
-
-    def deck_path():
-        return [p for p, t in _element_paths(at.main) if t == "deck_gl_json_chart"]
-
-    before = deck_path()
+    before = _deck_paths(at)
     at.button(key="scn_apply").click().run()
     assert not at.exception and "scn_result" in at.session_state
-    assert deck_path() == before and len(before) == 1
-    column = before[0][:2]
-    siblings = [t for p, t in _element_paths(at.main) if p[:2] == column and len(p) == 3]
-    assert "empty" not in siblings
+    assert _deck_paths(at) == before and len(before) == 1
+    assert "scn_change" in [layer["id"] for layer in _deck(at)["layers"]]
+
+
+def _deck_paths(at):
+    return [p for p, t in _element_paths(at.main) if t == "deck_gl_json_chart"]
+
+
+def test_one_map_in_one_place_in_every_section(at):
+    """
+    Every section but England draws the page's map at one position (a section without a map
+    parks it, hidden and 1 px high), so the browser keeps one deck.gl map, its WebGL context
+    and its loaded base files from section to section instead of building a new one.
+    """
+    _go(at, "Map explorer")
+    at.checkbox(key="bivariate").check().run()  # one more control above the map
+    (home,) = _deck_paths(at)
+    at.checkbox(key="bivariate").uncheck().run()
+    assert _deck_paths(at) == [home]
+    for section in ("Table", "Localities", "Neighbourhood types", "Drivers", "Trends"):
+        _go(at, section)
+        assert _deck_paths(at)[:1] == [home], section
+    _go(at, "Table")
+    parked = _deck(at)
+    assert parked["layers"] and all(layer["visible"] is False for layer in parked["layers"])
+    _go(at, "England")
+    assert home not in _deck_paths(at)  # its own map, and no hidden one above it
+    _go(at, "Map explorer")
 
 
 def test_scenario_add_checks_and_load_restores(at):

@@ -161,7 +161,10 @@ def test_scenario_location_by_clicking_the_map(page):
     page.get_by_text("click on map", exact=True).click()
     _wait_idle(page)
     page.wait_for_timeout(5000)  # let deck.gl finish loading before it can pick
-    box = page.locator("canvas").first.bounding_box()
+    # the small map to pick on is the second map (the page's map, above, shows the change)
+    maps = page.locator("[data-testid=stDeckGlJsonChart]")
+    assert maps.count() == 2
+    box = maps.nth(1).locator("canvas").first.bounding_box()
     x, y = box["x"] + box["width"] * 0.62, box["y"] + box["height"] * 0.55
     page.mouse.move(x, y)
     page.wait_for_timeout(500)
