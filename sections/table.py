@@ -116,7 +116,14 @@ def render() -> None:
     cfg = {i: st.column_config.NumberColumn(c.label(i), format="%.1f") for i in inds}
     cfg["population"] = st.column_config.NumberColumn("people", format="%d")
     cfg["area_name"] = st.column_config.TextColumn("neighbourhood" if level == "lsoa" else "area")
-    cfg["suppressed"] = st.column_config.CheckboxColumn("suppressed (< 5)")
+    cfg["suppressed"] = st.column_config.CheckboxColumn(f"suppressed (< {place.min_count})")
+    cfg["_index"] = st.column_config.TextColumn(
+        "LSOA 2021 code" if level == "lsoa" else f"{place.level_label(level, count=False)} code"
+    )
+    for col in show.columns:  # locality columns named in words, as the filters name them
+        lv = str(col).removesuffix("_name")
+        if col != "area_name" and str(col).endswith("_name") and lv in place.all_levels:
+            cfg[col] = st.column_config.TextColumn(place.level_label(lv, count=False))
     st.dataframe(show, width="stretch", column_config=cfg, key="tbl_frame")
     if t["suppressed"].any():
         st.caption(

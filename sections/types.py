@@ -19,30 +19,39 @@ from sections._common import (
 )
 
 NAME = "Neighbourhood types"
+#: Each diagnostic chart's title and what reads as better, two lines (one would be cut short
+#: in a third of the page).
 DIAG_WORDS = {
-    "silhouette": "Silhouette (higher is better)",
-    "davies_bouldin": "Davies-Bouldin index (lower is better)",
-    "wcss": "Within-cluster sum of squares (elbow)",
+    "silhouette": ("Silhouette", "higher is better"),
+    "davies_bouldin": ("Davies-Bouldin index", "lower is better"),
+    "wcss": ("Within-cluster sum of squares", "look for the elbow"),
 }
-#: The y axis of each diagnostic chart: the measure and its scale.
+#: The y axis of each diagnostic chart: the measure and its scale (short enough to fit the
+#: plot's height, or the browser cuts it).
 DIAG_AXES = {
     "silhouette": "mean silhouette (-1 to 1)",
-    "davies_bouldin": "Davies-Bouldin index (0 or more)",
-    "wcss": "sum of squared distances to centres",
+    "davies_bouldin": "Davies-Bouldin (0 or more)",
+    "wcss": "sum of squared distances",
 }
+#: Height (px) of a diagnostic chart, title and axes included (Streamlit fits the whole chart
+#: in it: at 200 the title was cut off and the plot squashed).
+DIAG_HEIGHT_PX = 280
 PORTRAIT_AXIS = "index (city = 100)"
 
 
 def _diag_chart(diag: pd.DataFrame, col: str, k: int) -> alt.LayerChart:
     d = diag.reset_index().rename(columns={diag.index.name or "index": "k"})
     base = alt.Chart(d).encode(
-        x=alt.X("k:O", title="number of types (k)"),
+        x=alt.X("k:O", title="number of types (k)", axis=alt.Axis(labelAngle=0)),
         y=alt.Y(f"{col}:Q", title=DIAG_AXES.get(col, col), scale=alt.Scale(zero=False)),
         tooltip=[alt.Tooltip("k:O", title="k"), alt.Tooltip(f"{col}:Q", format=".3f")],
     )
     line = base.mark_line(point=True)
     now = base.transform_filter(alt.datum.k == k).mark_point(size=120, filled=True, color="red")
-    return (line + now).properties(title=DIAG_WORDS[col], height=200)
+    name, note = DIAG_WORDS[col]
+    return (line + now).properties(
+        title=alt.TitleParams(text=name, subtitle=note), height=DIAG_HEIGHT_PX
+    )
 
 
 def _portrait_chart(bars: pd.DataFrame, title: str) -> alt.Chart:

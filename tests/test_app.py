@@ -306,6 +306,11 @@ def test_table_section_filters_sorts_and_exports(at):
     assert len(frame) > 10 and (frame["lac_name"] == "North East").all()
     assert frame["imd2025_score"].is_monotonic_decreasing  # worst first
     assert frame["gp_walk_min"].notna().all()
+    # on screen, columns are named in words, not by their ids
+    shown = json.loads(at.dataframe[0].proto.columns)
+    assert shown["lac_name"]["label"] == "Local Area Committee / ASC locality"
+    assert shown["ward_name"]["label"] == "Ward"
+    assert shown["_index"]["label"] == "LSOA 2021 code"
     dl = next(b for b in at.get("download_button") if b.label == "Download this table (CSV)")
     assert dl is not None
 
@@ -356,4 +361,5 @@ def test_types_diagnostics_have_titles(at):
     _go(at, "Neighbourhood types")
     charts = at.get("vega_lite_chart")
     specs = " ".join(c.proto.spec for c in charts)
-    assert "Silhouette (higher is better)" in specs and "number of types (k)" in specs
+    assert '"subtitle":"higher is better"' in specs.replace(" ", "")
+    assert "Silhouette" in specs and "number of types (k)" in specs

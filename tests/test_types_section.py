@@ -19,9 +19,12 @@ def test_diagnostic_charts_have_titles_and_axis_labels():
     )
     for col in ("silhouette", "davies_bouldin", "wcss"):
         spec = types._diag_chart(diag, col, 3).to_dict()
-        assert spec["title"] == types.DIAG_WORDS[col]
+        name, note = types.DIAG_WORDS[col]
+        assert spec["title"] == {"text": name, "subtitle": note}
         enc = next(e for e in _axes(spec) if "x" in e)
         assert enc["x"]["title"] == "number of types (k)"
+        assert enc["x"]["axis"]["labelAngle"] == 0  # k read level, not turned on its side
+        assert spec["height"] == types.DIAG_HEIGHT_PX
         assert enc["y"]["title"] == types.DIAG_AXES[col]
 
 
