@@ -69,12 +69,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from scipy import sparse
-from scipy.optimize import linprog
 
 from placekit.errors import DataError
 
 if TYPE_CHECKING:
+    from scipy import sparse
+
     from placekit.place import Place
 
 __all__ = [
@@ -396,6 +396,7 @@ def _sorted_codes(values: Iterable[Hashable]) -> list[Hashable]:
 
 
 def _build(index: pd.Index, groupings: Mapping[str, pd.Series]) -> _Structure:
+    from scipy import sparse
     n = len(index)
     rows: list[np.ndarray] = [np.arange(n)]
     cols: list[np.ndarray] = [np.arange(n)]
@@ -454,9 +455,19 @@ def _load_highs() -> Any:
     return core if all(hasattr(core, a) for a in needed) else None
 
 
-#: HiGHS bindings used for warm-started solves; ``None`` falls back to
-#: :func:`scipy.optimize.linprog` (same solver, a fresh solve each time).
-_HIGHS: Any = _load_highs()
+_UNLOADED: Any = object()
+#: HiGHS bindings used for warm-started solves, loaded on the first solve (importing SciPy's
+#: optimisers costs 0.3 s, which a map without uploaded counts need not wait for); ``None``
+#: falls back to :func:`scipy.optimize.linprog` (same solver, a fresh solve each time).
+_HIGHS: Any = _UNLOADED
+
+
+def _highs() -> Any:
+    """The HiGHS bindings (see ``_HIGHS``), loaded once."""
+    global _HIGHS
+    if _HIGHS is _UNLOADED:
+        _HIGHS = _load_highs()
+    return _HIGHS
 
 
 class _LP:
@@ -470,6 +481,7 @@ class _LP:
 
     def __init__(self, a: sparse.spmatrix, row_lo: np.ndarray, row_hi: np.ndarray,
                  col_lo: np.ndarray, col_hi: np.ndarray, *, primal: bool) -> None:
+        from scipy import sparse
         self.a = sparse.csc_matrix(a, dtype=float)
         self.row_lo, self.row_hi = np.array(row_lo, float), np.array(row_hi, float)
         self.col_lo, self.col_hi = np.array(col_lo, float), np.array(col_hi, float)
@@ -477,14 +489,14 @@ class _LP:
         self.n_solved = 0
         self._cols = np.arange(self.a.shape[1], dtype=np.int32)
         self._h: Any = None
-        if _HIGHS is not None and self.a.shape[1]:
+        if _highs() is not None and self.a.shape[1]:
             try:
                 self._h = self._highs(primal=primal)
             except Exception:  # pragma: no cover - incompatible bindings
                 self._h = None
 
     def _highs(self, *, primal: bool) -> Any:
-        core = _HIGHS
+        core = _highs()
         h = core._Highs()
         h.setOptionValue("output_flag", False)
         h.setOptionValue("presolve", "off")
@@ -528,7 +540,7 @@ class _LP:
         """``("optimal", value, x)``, ``("unbounded", -inf, None)`` or ``("infeasible", ...)``."""
         self.n_solved += 1
         if self._h is not None:
-            h, status = self._h, _HIGHS.HighsModelStatus
+            h, status = self._h, _highs().HighsModelStatus
             h.run()
             st = h.getModelStatus()
             if st == status.kOptimal:
@@ -542,6 +554,8 @@ class _LP:
         return self._linprog()
 
     def _linprog(self) -> tuple[str, float, np.ndarray | None]:
+        from scipy import sparse
+        from scipy.optimize import linprog
         a = self.a.tocsr()
         eq = np.isfinite(self.row_lo) & (self.row_lo == self.row_hi)
         up = np.isfinite(self.row_hi) & ~eq
@@ -646,6 +660,7 @@ class _Deviation:
 
     def __init__(self, st: _Structure, x: np.ndarray, data: np.ndarray,
                  cost: np.ndarray) -> None:
+        from scipy import sparse
         n, m = st.n, st.member.shape[0]
         self.n, self.k, self.r = n, n, m - n
         self.cost = cost

@@ -34,11 +34,11 @@ import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtri
 
 from placekit.catalogue import Catalogue, load_catalogue
 from placekit.errors import DataError, SchemaError
@@ -123,7 +123,7 @@ def _z(confidence: float) -> float:
             f"confidence must be a number strictly between 0 and 1 (e.g. 0.95); got {confidence!r}."
         )
         raise DataError(msg)
-    return float(ndtri(1.0 - (1.0 - confidence) / 2.0))
+    return NormalDist().inv_cdf(1.0 - (1.0 - confidence) / 2.0)  # scipy's ndtri, to 1e-15
 
 
 def _as_float_array(x: Any, *, name: str) -> np.ndarray:

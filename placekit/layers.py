@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from placekit.place import Place
 
 __all__ = [
+    "BASE_LAYERS",
     "BIVARIATE_COLOURS",
     "MAIN_ROADS",
     "SEQUENTIAL",
@@ -99,6 +100,8 @@ POINT_COLOURS = {
 }
 #: OSM highway classes drawn above a choropleth (and kept in a prepared place).
 MAIN_ROADS = ("motorway", "trunk", "primary", "secondary")
+#: Place layers every offline base map draws (and kept in a prepared place).
+BASE_LAYERS = ("greenspace",)
 #: Change maps: shorter (better) in blues (green is green space), longer (worse) in reds,
 #: no change left uncoloured.
 BETTER = [(198, 219, 239), (107, 174, 214), (33, 102, 172)]
@@ -560,8 +563,9 @@ def base_layers(place: Place, localities: gpd.GeoDataFrame | None = None) -> lis
             line_width_min_pixels=2,
         ),
     ]
-    if "greenspace" in place.available_layers:
-        green = place.layer("greenspace")
+    (green_name,) = BASE_LAYERS
+    if green_name in place.available_layers:
+        green = place.layer(green_name)
         green = _to_display(green.loc[green.area > 20_000, ["geometry"]], 20.0)
         layers.append(
             pdk.Layer(

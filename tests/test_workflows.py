@@ -137,6 +137,10 @@ def test_prepared_place_cached_on_disk(tmp_path, monkeypatch, place):
     assert len(files) == 1
     b = wf.prepared_place()
     pd.testing.assert_frame_equal(a.indicators, b.indicators)
+    # what every map draws is in the saved place: a new server reads no pack file for its base
+    assert "greenspace" in b.layers and len(b.layers["greenspace"]) == len(
+        place.layer("greenspace")
+    )
     pd.testing.assert_frame_equal(
         pd.DataFrame(b.lsoa.drop(columns="geometry")),
         pd.DataFrame(place.lsoa.drop(columns="geometry")),
