@@ -34,22 +34,23 @@ def render() -> None:
             return
     st.session_state["drv_done"] = demand
     r = drivers_for(c.pack, demand)
-    st.markdown(
-        f"Held-out R² (cross-validated, whole {place.level_label(c.loc, count=False)} areas "
-        "held out): " + ", ".join(f"{k_}: {v:.2f}" for k_, v in r["scores"].items())
-    )
-    st.bar_chart(
-        r["importance"].reset_index(),
-        x="group",
-        y="importance",
-        horizontal=True,
-        sort="-importance",
-    )
-    st.dataframe(r["importance"], width="stretch")
-    st.write(
-        f"Moran's I of residuals: {r['morans_i']['I']:.2f} (p = {r['morans_i']['p_sim']:.3f}); "
-        "a clear positive value means something spatial is missing from the drivers."
-    )
+    with head():  # what the model found, above the map of its flags
+        st.markdown(
+            f"Held-out R² (cross-validated, whole {place.level_label(c.loc, count=False)} areas "
+            "held out): " + ", ".join(f"{k_}: {v:.2f}" for k_, v in r["scores"].items())
+        )
+        st.bar_chart(
+            r["importance"].reset_index(),
+            x="group",
+            y="importance",
+            horizontal=True,
+            sort="-importance",
+        )
+        st.dataframe(r["importance"], width="stretch")
+        st.write(
+            f"Moran's I of residuals: {r['morans_i']['I']:.2f} (p = {r['morans_i']['p_sim']:.3f}); "
+            "a clear positive value means something spatial is missing from the drivers."
+        )
     areas_r = r["areas"]
     pick = st.selectbox(
         "Explain one neighbourhood",
