@@ -8,6 +8,7 @@ resolution, classed over every LSOA of the batch (:func:`placekit.combined.counc
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ NAME = "England"
 #: England's map is its own (national files, a map you pick councils on): no page map here.
 OWN_MAP = True
 LEVEL_WORDS = {"lsoa": "Neighbourhoods (LSOA 2021, 33,755)", "lad": "Councils (LAD 2024)"}
+#: The levels a batch's combined table is summarised by, in words.
+BATCH_LEVEL_WORDS = {"council": "Council", "msoa": "MSOA 2021"}
 ENGLAND_VIEW = {"longitude": -1.9, "latitude": 52.75, "zoom": 5.35}
 #: Where a picked council sends the user once its pack is open.
 OPEN_IN = "Map explorer"
@@ -147,6 +150,11 @@ def _on_choose() -> None:
         open_council(str(code))
 
 
+def _batch_label(c: Any, i: str) -> str:
+    """A batch indicator in words: the catalogue's label and unit, or its id spelt out."""
+    return c.label(i) if i in c.place.catalogue else i.replace("_", " ")
+
+
 # ----------------------------------------------------------------------------- drawing
 def _outlines(files: dict[str, str], level: str) -> list[pdk.Layer]:
     out = []
@@ -262,12 +270,20 @@ def _batch(folder: str | None) -> None:
             st.info(md_escape(f"{path} holds no indicators."))
             return
         a, b = st.columns(2)
-        blevel = a.radio("Summarise by", list(cb.LEVELS), key="eng_batch_level", horizontal=True)
+        blevel = a.radio(
+            "Summarise by",
+            list(cb.LEVELS),
+            key="eng_batch_level",
+            horizontal=True,
+            format_func=lambda lv: BATCH_LEVEL_WORDS.get(lv, lv),
+        )
         if st.session_state.get("eng_batch_ind") not in ids:
             st.session_state["eng_batch_ind"] = (
                 "imd2025_score" if "imd2025_score" in ids else ids[0]
             )
-        ind = b.selectbox("Indicator", ids, key="eng_batch_ind")
+        ind = b.selectbox(
+            "Indicator", ids, key="eng_batch_ind", format_func=partial(_batch_label, ctx())
+        )
         summary = cb.summarise_combined(table, level=blevel, indicators=[ind])
     except PlacekitError as err:
         st.error(md_escape(err))

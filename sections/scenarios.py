@@ -110,6 +110,7 @@ def render() -> None:
             "Demand whose change is estimated",
             ["bad_health_pct", "acute_morbidity_2025", "disability_pct"],
             key="scn_demand",
+            format_func=c.label,
         )
         items = st.session_state.setdefault("scn_items", [])
         kind = st.selectbox(

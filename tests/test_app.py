@@ -172,6 +172,10 @@ def test_prevention_section_tiers_and_pack(at):
 
 def test_scenario_section_apply(at):
     _go(at, "Scenarios")
+    # the demand is named in words, not by its id
+    assert at.selectbox(key="scn_demand").options[0] == (
+        "Bad or very bad general health (% of residents)"
+    )
     at.radio(key="scn_where").set_value("lon/lat").run()
     at.selectbox(key="scn_kind").set_value("add_facility").run()
     at.button(key="scn_add").click().run()

@@ -221,6 +221,10 @@ def test_england_map_batch_table_and_council_pick(at, tmp_path):
     assert bt.loc["E08000016", "imd2025_score_england_worst10_pct"] == pytest.approx(75.0)
     assert bt.loc["E08000018", "imd2025_score_rank"] == 1  # higher IMD score is worse
     assert str(batch) in at.selectbox(key="eng_batch").value
+    # the batch's levels and indicators in words, not ids
+    assert at.radio(key="eng_batch_level").options == ["Council", "MSOA 2021"]
+    assert "IMD 2025 score" in at.selectbox(key="eng_batch_ind").options
+    assert "imd2025_score" not in at.selectbox(key="eng_batch_ind").options
     # a council no pack holds: told how to build one, the pack stays
     at.selectbox(key="eng_council").set_value("E09000001").run()
     assert at.session_state["pack"] == "Sheffield"
