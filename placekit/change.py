@@ -471,9 +471,9 @@ def _alpha_z(alpha: float) -> float:
     if not (isinstance(alpha, float | int) and 0 < alpha < 0.5):
         msg = f"alpha must be above 0 and below 0.5 (e.g. 0.05); got {alpha!r}."
         raise DataError(msg)
-    from scipy.stats import norm
+    from placekit.england import normal_quantile
 
-    return float(norm.ppf(1 - alpha / 2))
+    return normal_quantile(1 - alpha / 2)
 
 
 def census_change(place: Place, *, alpha: float = 0.05) -> pd.DataFrame:

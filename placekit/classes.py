@@ -36,15 +36,24 @@ def quantile_bins(x: np.ndarray, k: int) -> np.ndarray:
     """
     Upper bounds of ``k`` quantile classes, exactly as ``mapclassify.Quantiles`` computes them.
 
-    The same percentiles (``100/k`` steps, the last clipped to 100), linear
-    interpolation and collapsing of repeated bounds, without importing
-    mapclassify, so the first map of a session does not wait for it.
+    The same percentiles (``100/k`` steps, the last clipped to 100), the same
+    interpolation (``scipy.stats.scoreatpercentile``'s weighted mean of the two
+    neighbours, which differs from ``numpy.percentile`` in the last bits, enough
+    to split or merge a bound near zero) and collapsing of repeated bounds,
+    without importing mapclassify, so the first map of a session does not wait for it.
     """
     w = 100.0 / k
     p = np.arange(w, 100 + w, w)
     if p[-1] > 100.0:
         p[-1] = 100.0
-    return np.unique(np.percentile(np.asarray(x, dtype=float), p))
+    s = np.sort(np.asarray(x, dtype=float))
+    idx = p / 100.0 * (len(s) - 1)
+    i = idx.astype(int)
+    j = np.minimum(i + 1, len(s) - 1)
+    w_lo, w_hi = (i + 1) - idx, idx - i
+    with np.errstate(invalid="ignore", over="ignore"):
+        mixed = (s[i] * w_lo + s[j] * w_hi) / (w_lo + w_hi)
+    return np.unique(np.where(i == idx, s[i], mixed))
 
 
 __all__ = [

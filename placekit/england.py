@@ -123,7 +123,17 @@ def _z(confidence: float) -> float:
             f"confidence must be a number strictly between 0 and 1 (e.g. 0.95); got {confidence!r}."
         )
         raise DataError(msg)
-    return NormalDist().inv_cdf(1.0 - (1.0 - confidence) / 2.0)  # scipy's ndtri, to 1e-15
+    return normal_quantile(1.0 - (1.0 - confidence) / 2.0)
+
+
+def normal_quantile(p: float) -> float:
+    """
+    The standard normal quantile of ``p`` in (0, 1], as ``scipy.special.ndtri`` (to 1e-15).
+
+    From the standard library, so benchmarking against England does not import SciPy; a ``p``
+    that rounded to 1 (a confidence within 1e-16 of 1) gives infinity, as ndtri does.
+    """
+    return math.inf if p >= 1.0 else NormalDist().inv_cdf(p)
 
 
 def _as_float_array(x: Any, *, name: str) -> np.ndarray:

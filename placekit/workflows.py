@@ -209,7 +209,8 @@ def prepared_place(path: str | Path | None = None, *, use_cache: bool = True) ->
     """
     :func:`placekit.load_place`, saved once per pack on disk and read back in milliseconds.
 
-    The saved place includes its England benchmark and main roads, and keeps its
+    The saved place includes its England benchmark, main roads and the base map's place
+    layers (:data:`placekit.layers.BASE_LAYERS`), and keeps its
     key in ``place.derived["source_key"]`` (for files derived from it, such as the
     app's served map geometry). The key covers every file of
     the pack and of its England tables, and placekit's own modules and package

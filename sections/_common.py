@@ -412,7 +412,8 @@ def page_frame(*, park: bool = True) -> Iterator[None]:
     _FRAME.head, _FRAME.slot, _FRAME.drawn = st.container(), st.container(), False
     try:
         yield
-    finally:
+        # Parked only when the section ran to its end: a run cut short (a rerun asked for,
+        # st.stop, an error) must not replace the map the browser shows with a hidden one.
         if park and not _FRAME.drawn:
             c = ctx()
             under, over = static_base(c.pack, c.loc)
@@ -421,6 +422,7 @@ def page_frame(*, park: bool = True) -> Iterator[None]:
                 height=PARKED_HEIGHT_PX,
                 key="page_map",
             )
+    finally:
         _FRAME.__dict__.clear()
 
 

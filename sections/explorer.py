@@ -97,7 +97,7 @@ def render() -> None:
             table = place.table(level, chosen)
         except PlacekitError as err:
             show_error(err)
-            st.stop()
+            return
         drawn = table  # the geometry the map draws: the areas, or their residential land
         if homes:
             try:

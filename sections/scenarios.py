@@ -104,7 +104,8 @@ def render() -> None:
         "neighbourhood from the list, or a neighbourhood clicked on the small map."
     )
     show_at, extent_at = top.columns(2)
-    left, right = st.columns([2, 3], gap="large")
+    # the builder, then what changed, each the page's width (the map is above them both)
+    left, right = st.container(), st.container()
     with left:
         scn_demand = st.selectbox(
             "Demand whose change is estimated",

@@ -33,6 +33,18 @@ def test_quantile_bins_equal_mapclassify(values: list[float], k: int) -> None:
     )
 
 
+def test_quantile_bins_equal_mapclassify_at_the_smallest_numbers() -> None:
+    # found by the property test above: numpy.percentile and SciPy's scoreatpercentile round
+    # the bound between -5e-324 and 5e-324 differently (0.0 against -5e-324)
+    x = np.array(
+        [1.0] * 4 + [2.0, 3.0, 4.0, 5.0, 6.0, 0.5, 5e-324] + [-1.0] * 6 + [-5e-324] * 3
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = mapclassify.Quantiles(x, k=9).bins
+    assert quantile_bins(x, 9).tolist() == expected.tolist()
+
+
 def test_quantile_bins_hand_worked() -> None:
     # 0..999 in quartiles: 249.75, 499.5, 749.25, 999 (mapclassify's own docstring example)
     assert quantile_bins(np.arange(1000), 4).tolist() == [249.75, 499.5, 749.25, 999.0]

@@ -402,3 +402,18 @@ def test_compare_rejects_bad_input(eng: EnglandBenchmark):
         eng.compare(pd.concat([vals, vals]), level="ward")
     with pytest.warns(UserWarning, match="differ from"):
         eng.compare(vals + 1.0, numerators=num, denominators=den, level="ward")
+
+
+def test_normal_quantile_is_scipys_ndtri_without_scipy():
+    from scipy.special import ndtri
+
+    from placekit.england import normal_quantile
+
+    for p in np.linspace(0.5, 0.999999, 200):
+        assert abs(normal_quantile(float(p)) - float(ndtri(p))) < 1e-12
+    assert normal_quantile(0.975) == pytest.approx(1.959963984540054, abs=1e-15)
+    # a confidence within 1e-16 of 1 rounds p to 1: infinity, as ndtri gives, not an error
+    assert normal_quantile(1.0) == math.inf == float(ndtri(1.0))
+    from placekit import england
+
+    assert england._z(1 - 2**-53) == math.inf
