@@ -50,6 +50,45 @@ KIND_WORDS = {
     "improve_greenspace": "improve green space",
 }
 ISO_RGB = pl.POINT_COLOURS["isochrone"]
+
+
+def describe(item: dict[str, Any], place: Any) -> str:
+    """One intervention in words: 'add a facility: GP practices (active) in Sheffield 069A'."""
+    kind = str(item.get("type", ""))
+    words = KIND_WORDS.get(kind, kind.replace("_", " "))
+    fac = item.get("facility")
+    if fac:
+        try:
+            words += f": {place.layer(fac).attrs.get('label', fac)}"
+        except PlacekitError:
+            words += f": {fac}"
+        if "id" in item:
+            names = dict(wf.facility_options(place, fac))
+            words += f" ({names.get(str(item['id']), item['id'])})"
+    if "postcode" in item:
+        words += f" at postcode {item['postcode']}"
+    elif "x" in item and "y" in item:
+        inside = place.lsoa.index[
+            place.lsoa.geometry.contains(gpd.points_from_xy([item["x"]], [item["y"]])[0])
+        ]
+        words += (
+            f" in {place.lsoa.loc[inside[0], 'area_name']}"
+            if len(inside)
+            else f" at ({item['x']:.0f}, {item['y']:.0f}) m"
+        )
+    elif "lon" in item and "lat" in item:
+        words += f" at {float(item['lat']):.5f}, {float(item['lon']):.5f}"
+    if kind == "add_link":
+        a, b = item.get("from", {}), item.get("to", {})
+        words += (
+            f" from {float(a.get('lat', 0)):.5f}, {float(a.get('lon', 0)):.5f}"
+            f" to {float(b.get('lat', 0)):.5f}, {float(b.get('lon', 0)):.5f}"
+        )
+    if "dwellings" in item:
+        words += f", {int(item['dwellings']):,} dwellings, {int(item.get('people', 0)):,} people"
+    if "area_m2" in item:
+        words += f", {float(item['area_m2']):,.0f} m²"
+    return words
 EXTENT_WORDS = {"change": "where it changed", "whole": "whole place"}
 
 
@@ -230,7 +269,11 @@ def render() -> None:
                 items.append(item)
             except PlacekitError as err:
                 show_error(err)
-        st.json(items, expanded=False)
+        if items:  # what the scenario holds, in words
+            lines = (f"{n}. {md_escape(describe(it, place))}" for n, it in enumerate(items, 1))
+            st.markdown(f"**In this scenario ({len(items)})**\n\n" + "\n".join(lines))
+        else:
+            st.caption("Nothing in this scenario yet: add an intervention above.")
         threshold = st.slider("Threshold (minutes)", 5, 30, 15, key="scn_t")
         with st.expander("An effect from the literature (optional), shown beside the estimate"):
             a_val = st.number_input(

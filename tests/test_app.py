@@ -247,6 +247,10 @@ def test_scenario_map_keeps_its_place_on_apply(at):
     at.radio(key="scn_where").set_value("neighbourhood").run()
     at.selectbox(key="scn_kind").set_value("add_facility").run()
     at.button(key="scn_add").click().run()
+    code = at.selectbox(key="scn_lsoa").value  # the neighbourhood it is added in, by name
+    name = at.session_state["place"].lsoa.loc[code, "area_name"]
+    held = [m.value.replace("\\", "") for m in at.markdown if "In this scenario" in m.value]
+    assert held and f"1. add a facility: GP practices (active) in {name}" in held[-1]
     before = _deck_paths(at)
     at.button(key="scn_apply").click().run()
     assert not at.exception and "scn_result" in at.session_state
@@ -295,6 +299,9 @@ def test_scenario_add_checks_and_load_restores(at):
     assert at.text_input(key="scn_name").value == "Loaded one"
     assert at.slider(key="scn_t").value == 20
     assert at.session_state["scn_items"] == [item]
+    # and what it holds is shown in words, not as JSON
+    shown = [m.value.replace("\\", "") for m in at.markdown if "In this scenario" in m.value]
+    assert shown and "1. add a facility: GP practices (active) at 53.38000, -1.47000" in shown[0]
 
 
 def test_table_section_filters_sorts_and_exports(at):
