@@ -50,14 +50,23 @@ __all__ = [
     "DemandModel",
     "DriverResult",
     "driver_groups",
+    "driver_label",
     "explain_demand",
     "fit_demand_ensemble",
     "flag_category",
+    "group_label",
+    "importance_words",
     "spatial_lag",
 ]
 
 #: Prefix of a spatially lagged driver's column.
 LAG_PREFIX = "w_"
+#: A group of correlated drivers is named by its members joined by this.
+GROUP_SEP = " + "
+#: The demand models, in words.
+MODEL_WORDS = {"ridge": "ridge regression", "gbm": "gradient boosting"}
+#: What a driver group's importance measures, in words.
+IMPORTANCE_WORDS = "drop in held-out R² when the group is shuffled"
 
 CAVEAT = "Area-level association, not individual risk and not proof of cause."
 
@@ -153,7 +162,7 @@ def driver_groups(X: pd.DataFrame, *, max_corr: float = 0.7) -> dict[str, list[s
     groups: dict[str, list[str]] = {}
     for g in sorted(set(lab), key=lambda g: list(lab).index(g)):
         members = [c for c, lg in zip(X.columns, lab, strict=True) if lg == g]
-        groups[" + ".join(members)] = members
+        groups[GROUP_SEP.join(members)] = members
     return groups
 
 
@@ -396,6 +405,49 @@ def explain_demand(
         demand=demand,
         seconds=time.perf_counter() - t0,
         caveat=CAVEAT,
+    )
+
+
+def driver_label(catalogue: Any, driver: str) -> str:
+    """
+    A driver in words: its catalogue label (a spatial lag ``w_<driver>`` as its neighbours'
+    mean), or its id spelt out when the catalogue does not know it.
+    """
+    if driver.startswith(LAG_PREFIX):
+        return f"{driver_label(catalogue, driver.removeprefix(LAG_PREFIX))}, neighbours' mean"
+    return str(catalogue.row(driver)["label"]) if driver in catalogue else driver.replace("_", " ")
+
+
+def group_label(catalogue: Any, group: str, *, short: bool = False) -> str:
+    """
+    A driver group (named ``a + b + c``) in words; ``short`` names the first driver and how
+    many more, for a chart's axis.
+    """
+    names = [driver_label(catalogue, m) for m in group.split(GROUP_SEP)]
+    if short and len(names) > 1:
+        return f"{names[0]} (+{len(names) - 1} related)"
+    return GROUP_SEP.join(names)
+
+
+def importance_words(importance: pd.DataFrame, catalogue: Any) -> pd.DataFrame:
+    """
+    :func:`explain_demand`'s importance table in words, for people to read.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``driver group`` (short), :data:`IMPORTANCE_WORDS` and ``drivers in the group``, in
+        the table's order.
+    """
+    return pd.DataFrame(
+        {
+            "driver group": [group_label(catalogue, g, short=True) for g in importance.index],
+            IMPORTANCE_WORDS: importance["importance"].to_numpy(dtype=float),
+            "drivers in the group": [
+                "; ".join(driver_label(catalogue, m) for m in str(ms).split(", "))
+                for ms in importance["members"]
+            ],
+        }
     )
 
 

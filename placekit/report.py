@@ -285,14 +285,18 @@ def locality_report(
             mix = mix.join(portraits[["name"]])
         parts.append("<h2>Neighbourhood types</h2>" + _table(mix))
     if drivers is not None:
+        from placekit.drivers import driver_label, importance_words
+
         imp = drivers["importance"]
         assert isinstance(imp, pd.DataFrame)
-        parts.append(f"<h2>Top drivers of {html.escape(str(drivers.get('demand', 'demand')))}</h2>")
+        demand = driver_label(place.catalogue, str(drivers.get("demand", "demand")))
+        parts.append(f"<h2>Top drivers of {html.escape(demand)}</h2>")
         parts.append(
             "<p class='small'>Permutation importance on held-out localities (drop in R²); "
             f"held-out R² {float(np.nanmax(np.asarray(drivers['scores'], dtype=float))):.2f}.</p>"
         )
-        parts.append(_table(imp.head(8), digits=3))
+        words = importance_words(imp.head(8), place.catalogue).set_index("driver group")
+        parts.append(_table(words, digits=3))
     parts.append(trends_html(place, level, area))
     parts.append(
         "<h2>Sources and attributions</h2><ul>"

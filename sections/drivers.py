@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from placekit import layers as pl
-from placekit.drivers import flag_category
+from placekit.drivers import (
+    IMPORTANCE_WORDS,
+    MODEL_WORDS,
+    flag_category,
+    group_label,
+    importance_words,
+)
 from sections._common import (
     ctx,
     drivers_for,
@@ -37,16 +44,14 @@ def render() -> None:
     with head():  # what the model found, above the map of its flags
         st.markdown(
             f"Held-out R² (cross-validated, whole {place.level_label(c.loc, count=False)} areas "
-            "held out): " + ", ".join(f"{k_}: {v:.2f}" for k_, v in r["scores"].items())
+            "held out): "
+            + ", ".join(f"{MODEL_WORDS.get(k_, k_)} {v:.2f}" for k_, v in r["scores"].items())
         )
+        imp = importance_words(r["importance"], place.catalogue)
         st.bar_chart(
-            r["importance"].reset_index(),
-            x="group",
-            y="importance",
-            horizontal=True,
-            sort="-importance",
+            imp, x="driver group", y=IMPORTANCE_WORDS, horizontal=True, sort=f"-{IMPORTANCE_WORDS}"
         )
-        st.dataframe(r["importance"], width="stretch")
+        st.dataframe(imp.round(4), width="stretch", hide_index=True)
         st.write(
             f"Moran's I of residuals: {r['morans_i']['I']:.2f} (p = {r['morans_i']['p_sim']:.3f}); "
             "a clear positive value means something spatial is missing from the drivers."
@@ -59,7 +64,20 @@ def render() -> None:
         format_func=lambda x: f"{place.lsoa.loc[x, 'area_name']} ({x})",
     )
     contrib = areas_r.loc[pick, [col for col in areas_r.columns if col.startswith("contrib_")]]
-    st.bar_chart(contrib.rename(lambda col: col.removeprefix("contrib_")))
+    st.bar_chart(
+        pd.DataFrame(
+            {
+                "driver group": [
+                    group_label(place.catalogue, col.removeprefix("contrib_"), short=True)
+                    for col in contrib.index
+                ],
+                "contribution to the prediction": contrib.to_numpy(dtype=float),
+            }
+        ),
+        x="driver group",
+        y="contribution to the prediction",
+        horizontal=True,
+    )
     ftable = place.table("lsoa", []).join(flag_category(areas_r).rename("flag"))
     flayer, flg = pl.categorical(
         ftable,

@@ -156,6 +156,17 @@ def test_drivers_section(at):
     at.button(key="drv_run").click().run()
     assert any("Held-out R²" in m.value for m in at.markdown)
     assert any("not proof of cause" in c.value for c in at.caption)
+    # the models and drivers in words, not ids
+    r2 = next(m.value for m in at.markdown if "Held-out R²" in m.value)
+    assert "ridge regression" in r2 and "gradient boosting" in r2 and "gbm" not in r2
+    table = at.dataframe[0].value
+    assert list(table.columns) == [
+        "driver group",
+        "drop in held-out R² when the group is shuffled",
+        "drivers in the group",
+    ]
+    shown = " ".join(table["driver group"]) + " ".join(table["drivers in the group"])
+    assert "_pct" not in shown and "Private rented households" in shown
 
 
 def test_prevention_section_tiers_and_pack(at):

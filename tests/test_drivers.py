@@ -3,7 +3,16 @@ import pandas as pd
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from placekit.drivers import DemandModel, driver_groups, explain_demand, spatial_lag
+from placekit.catalogue import load_catalogue
+from placekit.drivers import (
+    DemandModel,
+    driver_groups,
+    driver_label,
+    explain_demand,
+    group_label,
+    importance_words,
+    spatial_lag,
+)
 from placekit.errors import DataError
 
 
@@ -213,3 +222,24 @@ def test_spatial_terms_lower_residual_clustering_on_sheffield(place):
     assert r.morans_i["I"] < r.morans_i_without_spatial["I"]
     assert r.scores[r.best] >= r.scores_without_spatial[r.best]
     assert r.columns["demand"] == "bad_health_pct" and "no_car_pct" in r.columns["drivers"]
+
+
+def test_drivers_in_words():
+    cat = load_catalogue()
+    assert driver_label(cat, "no_car_pct") == str(cat.row("no_car_pct")["label"])
+    no_car = str(cat.row("no_car_pct")["label"])
+    assert driver_label(cat, "w_no_car_pct") == f"{no_car}, neighbours' mean"
+    assert driver_label(cat, "made_up_thing") == "made up thing"  # not in the catalogue
+    group = "no_car_pct + flats_pct + made_up_thing"
+    words = [str(cat.row(i)["label"]) for i in ("no_car_pct", "flats_pct")]
+    assert group_label(cat, group) == " + ".join([*words, "made up thing"])
+    assert group_label(cat, group, short=True) == f"{words[0]} (+2 related)"
+    assert group_label(cat, "flats_pct", short=True) == words[1]
+    imp = pd.DataFrame(
+        {"importance": [0.5, 0.1], "members": ["no_car_pct, flats_pct", "made_up_thing"]},
+        index=pd.Index(["no_car_pct + flats_pct", "made_up_thing"], name="group"),
+    )
+    t = importance_words(imp, cat)
+    assert t["driver group"].tolist() == [f"{words[0]} (+1 related)", "made up thing"]
+    assert t["drivers in the group"].tolist() == ["; ".join(words), "made up thing"]
+    assert t.iloc[:, 1].tolist() == [0.5, 0.1]

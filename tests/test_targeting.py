@@ -143,6 +143,10 @@ def test_prevention_table_and_report(place, tmp_path):
     assert "<svg" in html_text
     assert "© OpenStreetMap contributors" in html_text and "not proof of cause" in html_text
     assert "or demand already ≥ 60.0;" in html_text and "None" not in html_text  # renamed rule
+    # the drivers in words, as the locality team reads them, not as column ids
+    drivers_part = html_text.split("<h2>Top drivers of ")[1].split("<h2>")[0]
+    assert drivers_part.startswith("Bad or very bad general health</h2>")
+    assert "drivers in the group" in drivers_part and "_pct" not in drivers_part
     with pytest.raises(DataError, match="No lac called 'Narnia'"):
         locality_report(place, "lac", "Narnia")
 
