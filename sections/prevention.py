@@ -93,11 +93,22 @@ def render() -> None:
         key="prev_lac",
         format_func=lambda x: str(lacs.loc[x, "area_name"]),
     )
+    where = place.level_label(loc, count=False)
     st.dataframe(
         prev[prev["locality"] == lac_pick].sort_values("rank_in_locality")[
             ["area_name", "tier", "reason", "score", "rank_in_locality"]
         ],
         width="stretch",
+        column_config={
+            "_index": st.column_config.TextColumn("LSOA 2021 code"),
+            "area_name": st.column_config.TextColumn("neighbourhood"),
+            "tier": st.column_config.TextColumn("prevention tier"),
+            "reason": st.column_config.TextColumn("why this tier"),
+            "score": st.column_config.NumberColumn("priority score (0-100)", format="%.1f"),
+            "rank_in_locality": st.column_config.NumberColumn(
+                f"rank in the {where} (1 = first)", format="%d"
+            ),
+        },
     )
     sens = sensitivity(
         c.pack, p_demand, tuple(sorted(weights.items())), tuple(sorted(rules.items()))
@@ -106,7 +117,19 @@ def render() -> None:
         f"Sensitivity: share of each {place.level_label(loc, count=False)}'s top 5 that stays in "
         "the top 5 when every weight moves by up to ±30 %:"
     )
-    st.dataframe(sens, width="stretch")
+    st.dataframe(
+        sens,
+        width="stretch",
+        column_config={
+            "_index": st.column_config.TextColumn(where),
+            "mean_top_overlap": st.column_config.NumberColumn(
+                "share of the top 5 kept, on average", format="%.2f"
+            ),
+            "min_top_overlap": st.column_config.NumberColumn(
+                "share of the top 5 kept, at worst", format="%.2f"
+            ),
+        },
+    )
     st.subheader("Pilot and matched comparison")
     pilots = st.multiselect(
         "Pilot neighbourhoods",
@@ -132,9 +155,34 @@ def render() -> None:
         mt = match_comparisons(
             place.indicators[cols_m], pilots, cluster=types, locality=place.codes(loc)
         )
-        st.dataframe(mt, width="stretch")
+        def named(code: str) -> str:
+            return f"{place.lsoa.loc[code, 'area_name']} ({code})"
+
         st.dataframe(
-            balance_table(place.indicators[cols_m], pilots, list(mt["comparison"])), width="stretch"
+            mt.assign(pilot=mt["pilot"].map(named), comparison=mt["comparison"].map(named)),
+            width="stretch",
+            hide_index=True,
+            column_config={
+                "pilot": st.column_config.TextColumn("pilot neighbourhood"),
+                "comparison": st.column_config.TextColumn("matched comparison"),
+                "distance": st.column_config.NumberColumn(
+                    "distance (standardised indicators)", format="%.2f"
+                ),
+            },
+        )
+        bal = balance_table(place.indicators[cols_m], pilots, list(mt["comparison"]))
+        st.dataframe(
+            bal.rename(index=c.label),
+            width="stretch",
+            column_config={
+                "_index": st.column_config.TextColumn("indicator"),
+                "pilots": st.column_config.NumberColumn("pilots (mean)", format="%.2f"),
+                "comparisons": st.column_config.NumberColumn("comparisons (mean)", format="%.2f"),
+                "city": st.column_config.NumberColumn(f"{place.name} (mean)", format="%.2f"),
+                "smd": st.column_config.NumberColumn(
+                    "standardised mean difference (|d| < 0.1 balanced)", format="%.3f"
+                ),
+            },
         )
     rep_lac = st.selectbox(
         "Locality pack (HTML) for",

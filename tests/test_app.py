@@ -177,6 +177,18 @@ def test_prevention_section_tiers_and_pack(at):
     frames = [d.value for d in at.dataframe]
     assert any("smd" in f.columns for f in frames)
     assert any({"tier", "reason", "rank_in_locality"} <= set(f.columns) for f in frames)
+    # on screen every column, and the pilots and indicators, are named in words
+    labels = [
+        {k: v.get("label") for k, v in json.loads(d.proto.columns).items()} for d in at.dataframe
+    ]
+    tiers = next(lab for lab in labels if "rank_in_locality" in lab)
+    lac = "Local Area Committee / ASC locality"
+    assert tiers["rank_in_locality"] == f"rank in the {lac} (1 = first)"
+    assert tiers["_index"] == "LSOA 2021 code" and tiers["reason"] == "why this tier"
+    matched = next(f for f in frames if "comparison" in f.columns)
+    assert matched["pilot"].str.match(r"^Sheffield \d{3}[A-Z] \(E0100787[89]\)$").all()
+    balance = next(f for f in frames if "smd" in f.columns)
+    assert "IMD 2025 score" in balance.index and "imd2025_score" not in balance.index
     at.button(key="rep_build").click().run()
     assert at.session_state["report_html"].startswith("<!doctype html>")
 
