@@ -14,6 +14,7 @@ workflows.cap_threads()  # one process serves every session: keep BLAS/OpenMP po
 
 import placekit  # noqa: E402
 import sections  # noqa: E402
+from placekit.pack import ORIGIN_WORDS  # noqa: E402
 from sections._common import base_place, known_packs  # noqa: E402
 
 st.set_page_config(page_title="placekit", layout="wide")
@@ -44,7 +45,9 @@ place: placekit.Place = st.session_state["place"]
 st.sidebar.caption(
     f"{place.name}: {len(place.lsoa)} neighbourhoods (LSOA 2021), "
     + ", ".join(place.level_label(lv) for lv in place.levels)
-    + f". Origins: {place.pack.origins.get('method', '')}."
+    + ". Access measured from "
+    + ORIGIN_WORDS.get(str(place.pack.origins.get("method", "")), "area centroids")
+    + "."
 )
 st.title("placekit — where should we act upstream?")
 st.caption(placekit.AREA_LEVEL_CAVEAT)

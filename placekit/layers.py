@@ -159,12 +159,14 @@ def choropleth(
     suppressed: pd.Series | None = None,
     whole: bool = False,
     min_count: int = 5,
+    unit: str = "",
 ) -> tuple[pdk.Layer, Legend]:
     """
     A filled polygon layer coloured by class of ``column`` (:func:`classify`), data inline.
 
     ``suppressed`` (True where disclosure control hides the value) is drawn and
-    labelled apart from no data; ``whole`` shows values as whole numbers (counts).
+    labelled apart from no data; ``whole`` shows values as whole numbers (counts); the
+    tooltip gives each value with ``unit``, its rank and its locality.
     Used for exports and small maps; the app's main map uses :func:`static_choropleth`.
     """
     v = table[column].astype(float)
@@ -190,7 +192,13 @@ def choropleth(
     g["locality"] = locality.reindex(g.index).astype(str).to_numpy() if locality is not None else ""
     g["code"] = g.index.astype(str)
     g["name"] = g["area_name"].astype(str)
-    data = g[["geometry", "fill", "value", "rank", "locality", "code", "name"]]
+    g["tip"] = [
+        _tip(n, c, _with_unit(val, unit), rank=_rank_words(r), locality=loc)
+        for n, c, val, r, loc in zip(
+            g["name"], g["code"], g["value"], g["rank"], g["locality"], strict=True
+        )
+    ]
+    data = g[["geometry", "fill", "value", "rank", "locality", "code", "name", "tip"]]
     # no polygon outlines: in software-rendered browsers they cost more than the fills
     # (locality outlines are drawn above by overlay_layers)
     layer = pdk.Layer(
@@ -214,15 +222,37 @@ def _round_sig(x: np.ndarray, digits: int = 6) -> np.ndarray:
     return np.where(np.isfinite(x), np.round(x * scale) / scale, np.nan)
 
 
+def _tip(
+    name: str, code: str, value: str = "", *, rank: str = "", locality: str = ""
+) -> str:
+    """A feature's tooltip in words, one line each, the empty ones left out."""
+    head = f"{name} ({code})" if name and code and name != code else (name or code)
+    return "\n".join(x for x in (head, value, rank, locality) if x)
+
+
+def _with_unit(value: str, unit: str) -> str:
+    """``value`` and its unit, unless the value is a word (no data, suppressed)."""
+    numeric = bool(value) and (value[0].isdigit() or value[0] in "-−")
+    return f"{value} {unit}" if unit and numeric else value
+
+
+def _rank_words(rank: str) -> str:
+    return f"rank {rank} (1 = worst)" if rank and rank != "-" else ""
+
+
 def write_static_areas(
     table: gpd.GeoDataFrame,
     folder: Path,
     *,
     locality: pd.Series | None = None,
     higher_is_worse: dict[str, bool] | None = None,
+    units: dict[str, str] | None = None,
 ) -> str:
     """
     Write area geometry with every numeric column (and its rank) as one GeoJSON file, once.
+
+    Each column ``c`` also gets ``c__text``, its value as a person reads it (with its unit
+    from ``units``, or "no data"), for the tooltip of :func:`static_choropleth`.
 
     The browser then loads the geometry a single time; a map is recoloured by
     an expression (:func:`static_choropleth`) instead of re-sending polygons.
@@ -247,6 +277,8 @@ def write_static_areas(
         r = v.rank(ascending=not worse.get(c, True), method="min").to_numpy()
         n = int(v.notna().sum())  # once per column (it copies the frame's attrs)
         props[f"{c}__rank"] = [f"{int(x)} of {n}" if np.isfinite(x) else "-" for x in r]
+        unit = (units or {}).get(c, "")
+        props[f"{c}__text"] = [_with_unit(fmt_value(x), unit) for x in v.to_numpy()]
     # one pass over columns, not rows: NaN -> null, geometry as GeoJSON text from shapely
     records = props.astype(object).where(props.notna(), None).to_dict("records")
     geoms = shapely.to_geojson(g.geometry.to_numpy())
@@ -307,9 +339,13 @@ def static_choropleth(
     k: int = 5,
     scheme: str = "quantiles",
     layer_id: str = "choropleth",
+    with_locality: bool = True,
 ) -> tuple[pdk.Layer, Legend, dict[str, str]]:
     """
     A choropleth over geometry already in the browser (a URL from :func:`write_static_areas`).
+
+    Its tooltip names the area, its value with its unit and its rank, and (``with_locality``,
+    for LSOAs) the locality it is in.
 
     Only the class breaks travel on a rerun: ``getFillColor`` is an expression
     on the feature's ``column`` property, and ``updateTriggers`` tells deck.gl to
@@ -341,8 +377,8 @@ def static_choropleth(
         update_triggers={"getFillColor": [column, *map(float, rounded)]},
     )
     tooltip = {
-        "text": f"{{name}} ({{code}})\nValue: {{{column}}}\nRank: {{{column}__rank}}"
-        "\nLocality: {locality}"
+        "text": f"{{name}} ({{code}})\n{{{column}__text}}\nrank {{{column}__rank}} (1 = worst)"
+        + ("\n{locality}" if with_locality else "")
     }
     return layer, Legend(title, lg.method, lg.entries), tooltip
 
@@ -409,7 +445,11 @@ def change_choropleth(
     g["rank"], g["locality"] = "", ""
     g["code"] = g.index.astype(str)
     g["name"] = g["area_name"].astype(str)
-    data = g[["geometry", "fill", "value", "rank", "locality", "code", "name"]]
+    g["tip"] = [
+        _tip(n, c, f"{title}: {val}")
+        for n, c, val in zip(g["name"], g["code"], g["value"], strict=True)
+    ]
+    data = g[["geometry", "fill", "value", "rank", "locality", "code", "name", "tip"]]
     layer = pdk.Layer(
         "GeoJsonLayer",
         data=data.__geo_interface__,
@@ -475,7 +515,11 @@ def categorical(
     g["rank"], g["locality"] = "", ""
     g["code"] = g.index.astype(str)
     g["name"] = g["area_name"].astype(str)
-    data = g[["geometry", "fill", "value", "rank", "locality", "code", "name"]]
+    g["tip"] = [
+        _tip(n, c, f"{title}: {val}")
+        for n, c, val in zip(g["name"], g["code"], g["value"], strict=True)
+    ]
+    data = g[["geometry", "fill", "value", "rank", "locality", "code", "name", "tip"]]
     layer = pdk.Layer(
         "GeoJsonLayer",
         data=data.__geo_interface__,
@@ -526,7 +570,11 @@ def bivariate(
     g["locality"] = ""
     g["code"] = g.index.astype(str)
     g["name"] = g["area_name"].astype(str)
-    data = g[["geometry", "fill", "value", "rank", "locality", "code", "name"]]
+    g["tip"] = [
+        _tip(n, c, f"demand / driver: {val}", rank=r)
+        for n, c, val, r in zip(g["name"], g["code"], g["value"], g["rank"], strict=True)
+    ]
+    data = g[["geometry", "fill", "value", "rank", "locality", "code", "name", "tip"]]
     layer = pdk.Layer(
         "GeoJsonLayer",
         data=data.__geo_interface__,
@@ -631,9 +679,11 @@ def point_layer(gdf: gpd.GeoDataFrame, name: str, *, filled: bool = True) -> pdk
     choropleth whose colours must stay readable under it (an isochrone over a change map).
     """
     g = gdf[["geometry"]].copy()
-    g["name"] = gdf["name"].astype(str).fillna("") if "name" in gdf else name
-    g["value"] = gdf.attrs.get("label", name)
+    label = str(gdf.attrs.get("label", name))
+    g["name"] = gdf["name"].fillna("").astype(str) if "name" in gdf else ""
+    g["value"] = label
     g["rank"], g["locality"], g["code"] = "", "", name
+    g["tip"] = [f"{label}: {n}" if n.strip() else f"{label} (unnamed)" for n in g["name"]]
     g = _to_display(g, 10.0)
     colour = list(POINT_COLOURS.get(name, (0, 0, 0)))
     if (g.geom_type == "Point").all():
@@ -646,6 +696,7 @@ def point_layer(gdf: gpd.GeoDataFrame, name: str, *, filled: bool = True) -> pdk
                 "rank": "",
                 "locality": "",
                 "code": name,
+                "tip": g["tip"],
             }
         )
         return pdk.Layer(
@@ -673,7 +724,8 @@ def point_layer(gdf: gpd.GeoDataFrame, name: str, *, filled: bool = True) -> pdk
     )
 
 
-TOOLTIP = {"text": "{name} ({code})\nValue: {value}\nRank: {rank}\nLocality: {locality}"}
+#: Every pickable layer's features carry their tooltip in words (``tip``, see :func:`_tip`).
+TOOLTIP = {"text": "{tip}"}
 
 
 class CompactDeck(pdk.Deck):

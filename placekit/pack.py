@@ -41,6 +41,7 @@ __all__ = [
     "ATTRIBUTION_OSM",
     "FORMAT_VERSION",
     "MANIFEST_NAME",
+    "ORIGIN_WORDS",
     "ROLES",
     "LayerSpec",
     "Pack",
@@ -112,6 +113,13 @@ ROLES: dict[str, tuple[str, tuple[str, ...], str]] = {
 }
 _KINDS = ("vector", "table", "raster", "osm")
 _ORIGIN_METHODS = ("residential_grid", "postcodes", "buildings", "centroids")
+#: Where people are taken to live, for access measures, by origins method, in words.
+ORIGIN_WORDS = {
+    "residential_grid": "homes on the council's residential address grid",
+    "postcodes": "live postcode centroids",
+    "buildings": "building footprints",
+    "centroids": "population-weighted centroids",
+}
 _ASSIGN_METHODS = (
     "lookup",
     "residential_cells",

@@ -198,6 +198,7 @@ def static_area_file(
             table,
             STATIC_DIR,
             higher_is_worse=worse,
+            units={i: str(_place.catalogue.row(i)["unit"]) for i in ids},
             locality=_place.lsoa[f"{_place.locality_level}_name"] if level == "lsoa" else None,
         )
 

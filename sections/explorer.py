@@ -125,12 +125,18 @@ def render() -> None:
                 suppressed=hidden,
                 whole=whole,
                 min_count=place.min_count,
+                unit=str(meta["unit"]),
             )
         else:
             # geometry goes to the browser once (a static file); a rerun sends only the class breaks
             url = f"app/static/{static_areas(place, level, homes=homes)}"
             layer, lg, tooltip = pl.static_choropleth(
-                url, table[indicator], indicator, title=title, scheme=scheme
+                url,
+                table[indicator],
+                indicator,
+                title=title,
+                scheme=scheme,
+                with_locality=level == "lsoa",
             )
         extra = [pl.point_layer(place.layer(o), o) for o in overlays]
         view = st.session_state.get("view") or c.view()

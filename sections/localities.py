@@ -66,6 +66,7 @@ def render() -> None:
             higher_is_worse=meta["direction"] != "higher_better",
             layer_id="locality",
             whole=meta["kind"] == "count",
+            unit=str(meta["unit"]),
         )
         view = pl.view_for(areas.loc[[code]], width_px=780, height_px=380)
     under, over = static_base(c.pack, lvl)  # the main map's served files: sent once

@@ -99,10 +99,14 @@ def _write_change(pack: str, source: str, level: str) -> str:
         areas[["area_name"]].join(t[cols].astype(float)), geometry=areas.geometry, crs=areas.crs
     )
     worse = {c: c.endswith("_change_pts") for c in cols}  # deprived share up: worse
+    # deprived shares move in percentage points, IoD ranks in percentile points
+    iod_unit = "percentile points" if source == IOD else "% change"
+    units = {c: "percentage points" if c.endswith("_change_pts") else iod_unit for c in cols}
     return pl.write_static_areas(
         gdf,
         STATIC_DIR,
         higher_is_worse=worse,
+        units=units,
         locality=place.lsoa[f"{place.locality_level}_name"] if level == "lsoa" else None,
     )
 
@@ -135,7 +139,9 @@ def status_counts(statuses: pd.Series) -> str:
 def _map(c: Any, source: str, level: str, column: str, title: str) -> None:
     t = iod_table(c.pack, level) if source == IOD else census_table(c.pack, level)
     url = f"app/static/{change_file(c.pack, source, level)}"
-    layer, lg, tooltip = pl.static_choropleth(url, t[column], column, title=title)
+    layer, lg, tooltip = pl.static_choropleth(
+        url, t[column], column, title=title, with_locality=level == "lsoa"
+    )
     under, over = static_base(c.pack, level)
     m, side = map_columns((4, 1))
     m.pydeck_chart(

@@ -51,6 +51,12 @@ def test_map_has_offline_base_and_legend(at):
     assert any("area-level associations" in c.value for c in at.caption)
     # only the chosen section runs: one map on the page
     assert len(at.get("deck_gl_json_chart")) == 1
+    # the sidebar says in words where access is measured from, and the map's tooltip too
+    side = " ".join(c.value for c in at.sidebar.caption)
+    assert "Access measured from homes on the council's residential address grid" in side
+    assert "residential_grid" not in side
+    tip = json.loads(at.get("deck_gl_json_chart")[0].proto.tooltip)["text"]
+    assert "{bad_health_pct__text}" in tip and "{locality}" in tip  # LSOAs: their locality
 
 
 def test_indicator_change_recolours(at):

@@ -493,3 +493,46 @@ def test_change_view_fits_the_changed_areas_and_sites():
     assert with_site.longitude == pytest.approx(site.to_crs(4326).x.iloc[0])
     wide = pl.change_view(t, change, points=site, max_zoom=20)
     assert wide.zoom < v.zoom
+
+
+def test_tooltips_in_words():
+    t = _grid([6.2, 3.0, np.nan])
+    loc = pd.Series(["Central", "North", "North"], index=t.index)
+    layer, _lg = pl.choropleth(t, "v", title="v", unit="% of residents", locality=loc)
+    tips = [f["properties"]["tip"] for f in layer.data["features"]]
+    # the worst (highest) first in rank; no data has no unit and no rank
+    assert tips == [
+        "a0 (c0)\n6.20 % of residents\nrank 1 of 2 (1 = worst)\nCentral",
+        "a1 (c1)\n3.00 % of residents\nrank 2 of 2 (1 = worst)\nNorth",
+        "a2 (c2)\nno data\nNorth",
+    ]
+    assert pl.TOOLTIP == {"text": "{tip}"}
+    kinds, _ = pl.categorical(t.assign(k=["x", "y", None]), "k", title="Type")
+    assert [f["properties"]["tip"] for f in kinds.data["features"]][:2] == [
+        "a0 (c0)\nType: x",
+        "a1 (c1)\nType: y",
+    ]
+    # a point with no name is named by its layer, not "nan" or a type code
+    pts = gpd.GeoDataFrame(
+        {"name": ["Endcliffe Park", None]},
+        geometry=[Point(430000, 380000), Point(430100, 380100)],
+        crs="EPSG:27700",
+    )
+    pts.attrs["label"] = "Public green space"
+    assert [d["tip"] for d in pl.point_layer(pts, "greenspace").data] == [
+        "Public green space: Endcliffe Park",
+        "Public green space (unnamed)",
+    ]
+
+
+def test_static_tooltip_text_and_locality_line(tmp_path):
+    t = _grid([6.2, np.nan])
+    name = pl.write_static_areas(t, tmp_path, units={"v": "% of residents"})
+    props = [f["properties"] for f in json.loads((tmp_path / name).read_text())["features"]]
+    assert [p["v__text"] for p in props] == ["6.20 % of residents", "no data"]
+    _layer, _lg, tip = pl.static_choropleth(f"app/static/{name}", t["v"], "v", title="v")
+    assert tip["text"] == "{name} ({code})\n{v__text}\nrank {v__rank} (1 = worst)\n{locality}"
+    _layer, _lg, tip = pl.static_choropleth(
+        f"app/static/{name}", t["v"], "v", title="v", with_locality=False
+    )
+    assert "{locality}" not in tip["text"]
