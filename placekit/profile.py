@@ -111,7 +111,7 @@ def locality_profile(
     Returns
     -------
     dict
-        ``indicators``: value, the place's value, rank among localities (1 = worst)
+        ``indicators``: unit, value, the place's value, rank among localities (1 = worst)
         and, where the pack has England tables, England's value and whether the
         locality is better, similar or worse (95 % Wilson intervals for
         proportions); ``served``: the locality's LSOAs, best and least served by
@@ -128,15 +128,20 @@ def locality_profile(
         rank = t[i].rank(ascending=not worse_high, method="min")
         row = {
             "indicator": meta["label"],
+            "unit": meta["unit"],
             "value": t.loc[code, i],
             place.name: city_value(place, i),
             "rank among localities (1 = worst)": f"{int(rank[code])} of {len(t)}",
         }
         if mine_eng is not None and i in mine_eng.index:
             row["England"] = mine_eng.loc[i, "england_value"]
-            row["vs England"] = mine_eng.loc[i, "vs_england"]
+            vs = mine_eng.loc[i, "vs_england"]
+            row["vs England"] = vs if isinstance(vs, str) and vs else "not compared"
         rows.append(row)
     from placekit.workflows import least_served
 
     served = least_served(place, level, code)
-    return {"indicators": pd.DataFrame(rows).set_index("indicator"), "served": served}
+    table = pd.DataFrame(rows).set_index("indicator")
+    if "vs England" in table.columns:  # indicators England's tables lack
+        table["vs England"] = table["vs England"].fillna("not compared")
+    return {"indicators": table, "served": served}

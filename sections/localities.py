@@ -82,11 +82,26 @@ def render() -> None:
     prof = locality_profile(place, lvl, code)
     st.dataframe(prof["indicators"].round(1), width="stretch")
     st.write("Best and least served neighbourhoods, by walk time to the nearest GP (minutes):")
-    st.dataframe(prof["served"].round(1), width="stretch")
+    st.dataframe(
+        prof["served"].round(1),
+        width="stretch",
+        column_config={
+            "_index": st.column_config.TextColumn("LSOA 2021 code"),
+            "name": st.column_config.TextColumn("neighbourhood"),
+            "which": st.column_config.TextColumn("best or least served"),
+        },
+    )
     types = typology(c.pack, 6, 0)
     mix = types.labels.reindex(mine).value_counts().rename("neighbourhoods").to_frame()
     st.write("Neighbourhood types here (k = 6):")
-    st.dataframe(mix.join(types.portraits[["name"]]), width="stretch")
+    st.dataframe(
+        mix.join(types.portraits[["name"]]),
+        width="stretch",
+        column_config={
+            "_index": st.column_config.TextColumn("type"),
+            "name": st.column_config.TextColumn("what the type is like"),
+        },
+    )
     _trend(c.pack, lvl, code, str(areas.loc[code, "area_name"]))
     st.caption(placekit.AREA_LEVEL_CAVEAT)
 
@@ -119,6 +134,6 @@ def _trend(pack: str, level: str, code: str, name: str) -> None:
             "change (points)": [round(float(row[f"{d}_change_pct"]), 1) for d in domains],
             "against England": [row[f"{d}_status"] for d in domains],
         },
-        index=[DOMAIN_WORDS.get(d, d) for d in domains],
+        index=pd.Index([DOMAIN_WORDS.get(d, d) for d in domains], name="domain"),
     )
     st.dataframe(verdict, width="stretch")

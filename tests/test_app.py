@@ -93,6 +93,10 @@ def test_locality_pick_profile_and_zoom(at):
     assert any("Beighton" in s.value for s in at.subheader)
     prof = at.dataframe[0].value
     assert prof.loc["IMD 2025 score", "rank among localities (1 = worst)"].endswith("of 28")
+    # units beside values, and no 'None' where England has no comparison
+    assert prof.loc["Bad or very bad general health", "unit"] == "% of residents"
+    assert "None" not in prof.astype(str).to_numpy()
+    assert set(prof["vs England"]) <= {"better", "similar", "worse", "not compared"}
     local = next(layer for layer in _deck(at)["layers"] if layer["id"] == "locality")
     assert 5 <= len(local["data"]["features"]) <= 20  # only Beighton's LSOAs
     # the trend in the profile: IoD 2019 -> 2025 for Beighton, as the library computes it
