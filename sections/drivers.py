@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -23,6 +24,22 @@ from sections._common import (
 )
 
 NAME = "Drivers"
+
+
+def bars(frame: pd.DataFrame, value: str, title: str) -> alt.Chart:
+    """Horizontal bars of ``value`` by driver group, largest first, names whole."""
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            y=alt.Y(
+                "driver group:N", sort="-x", title="driver group", axis=alt.Axis(labelLimit=400)
+            ),
+            x=alt.X(f"{value}:Q", title=value),
+            tooltip=["driver group:N", alt.Tooltip(f"{value}:Q", format=".3f")],
+        )
+        .properties(title=title)
+    )
 
 
 def render() -> None:
@@ -48,8 +65,9 @@ def render() -> None:
             + ", ".join(f"{MODEL_WORDS.get(k_, k_)} {v:.2f}" for k_, v in r["scores"].items())
         )
         imp = importance_words(r["importance"], place.catalogue)
-        st.bar_chart(
-            imp, x="driver group", y=IMPORTANCE_WORDS, horizontal=True, sort=f"-{IMPORTANCE_WORDS}"
+        st.altair_chart(
+            bars(imp, IMPORTANCE_WORDS, "Which drivers go with demand, held out by locality"),
+            width="stretch",
         )
         st.dataframe(imp.round(4), width="stretch", hide_index=True)
         st.write(
@@ -64,19 +82,22 @@ def render() -> None:
         format_func=lambda x: f"{place.lsoa.loc[x, 'area_name']} ({x})",
     )
     contrib = areas_r.loc[pick, [col for col in areas_r.columns if col.startswith("contrib_")]]
-    st.bar_chart(
-        pd.DataFrame(
-            {
-                "driver group": [
-                    group_label(place.catalogue, col.removeprefix("contrib_"), short=True)
-                    for col in contrib.index
-                ],
-                "contribution to the prediction": contrib.to_numpy(dtype=float),
-            }
+    parts = pd.DataFrame(
+        {
+            "driver group": [
+                group_label(place.catalogue, col.removeprefix("contrib_"), short=True)
+                for col in contrib.index
+            ],
+            "contribution to the prediction": contrib.to_numpy(dtype=float),
+        }
+    )
+    st.altair_chart(
+        bars(
+            parts,
+            "contribution to the prediction",
+            f"{place.lsoa.loc[pick, 'area_name']}: what its prediction is made of",
         ),
-        x="driver group",
-        y="contribution to the prediction",
-        horizontal=True,
+        width="stretch",
     )
     ftable = place.table("lsoa", []).join(flag_category(areas_r).rename("flag"))
     flayer, flg = pl.categorical(

@@ -57,7 +57,8 @@ def _diag_chart(diag: pd.DataFrame, col: str, k: int) -> alt.LayerChart:
 def _portrait_chart(bars: pd.DataFrame, title: str) -> alt.Chart:
     """A pen portrait: one bar per variable, its index against the city (100 = city)."""
     base = alt.Chart(bars).encode(
-        y=alt.Y("variable:N", title="variable", sort="-x"),
+        # labels whole (Vega cuts them at 180 px by default): the bars must be told apart
+        y=alt.Y("variable:N", title="indicator", sort="-x", axis=alt.Axis(labelLimit=400)),
         x=alt.X(f"{PORTRAIT_AXIS}:Q", title=f"{PORTRAIT_AXIS}: above 100, more than the city"),
         tooltip=["variable:N", alt.Tooltip(f"{PORTRAIT_AXIS}:Q", format=".0f")],
     )
@@ -130,7 +131,21 @@ def render() -> None:
         _portrait_chart(bars, f"Type {which}: {portraits.loc[which, 'name']}, against the city"),
         width="stretch",
     )
-    st.dataframe(portraits, width="stretch")
+    variables = [col for col in portraits.columns if col in cat]
+    st.dataframe(
+        portraits.rename(columns={v: f"{cat.row(v)['label']} (index)" for v in variables}),
+        width="stretch",
+        column_config={
+            "_index": st.column_config.TextColumn("type"),
+            "name": st.column_config.TextColumn("what the type is like"),
+            "n_areas": st.column_config.NumberColumn("neighbourhoods", format="%d"),
+            "population": st.column_config.NumberColumn("residents", format="%d"),
+            "main_locality": st.column_config.TextColumn(
+                f"main {place.level_label(c.loc, count=False)}"
+            ),
+        },
+    )
+    st.caption("Indices: the type's mean against the city's, city = 100.")
     st.caption(
         f"Stability: subsample adjusted Rand index {res.ari.mean():.2f} "
         f"(min {res.ari.min():.2f}) over {len(res.ari)} runs; median per-neighbourhood "

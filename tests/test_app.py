@@ -177,6 +177,10 @@ def test_drivers_section(at):
     ]
     shown = " ".join(table["driver group"]) + " ".join(table["drivers in the group"])
     assert "_pct" not in shown and "Private rented households" in shown
+    # the bar charts name their groups whole (Streamlit's bar chart cut them at 15 characters)
+    specs = [json.loads(ch.proto.spec) for ch in at.get("vega_lite_chart")]
+    axes = [sp["encoding"]["y"].get("axis", {}) for sp in specs if "encoding" in sp]
+    assert len(axes) == 2 and all(a.get("labelLimit") == 400 for a in axes)
 
 
 def test_prevention_section_tiers_and_pack(at):

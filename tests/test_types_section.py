@@ -33,7 +33,8 @@ def test_pen_portrait_chart_has_a_title_and_axis_labels():
     spec = types._portrait_chart(bars, "Type 1: Students, against the city").to_dict()
     assert spec["title"] == "Type 1: Students, against the city"
     enc = _axes(spec)[0]
-    assert enc["y"]["title"] == "variable"
+    assert enc["y"]["title"] == "indicator"
+    assert enc["y"]["axis"]["labelLimit"] >= 400  # whole names, not "Overcrowded ho…"
     assert enc["x"]["title"].startswith("index (city = 100)")
     assert spec["layer"][1]["mark"]["type"] == "rule"  # the city's line, at 100
     assert {"x": 100} in [row for rows in spec["datasets"].values() for row in rows]
