@@ -447,7 +447,7 @@ def _census_attrs(place: Place, alpha: float, alpha_z: float, totals: pd.Series)
             "Census 2011 QS119 and usual residents harmonised to LSOA 2021 as counts (merges "
             "summed, splits shared by 2021 population), against Census 2021 TS011 and TS001; "
             "household deprivation shares: two-proportion z-test with pooled proportion, "
-            f"two-sided at {alpha:.0%} (|z| >= {alpha_z:.2f}); status_vs_place: the area's "
+            f"two-sided at {alpha:.0%} (|z| >= {alpha_z:.2f}); against {place.name}: the area's "
             f"change less {place.name}'s over their combined standard error; population: two "
             "Poisson counts, z = (n2021 - n2011) / sqrt(n2021 + n2011). ONS changed some "
             "dimension definitions between the censuses: read as indicative"
@@ -461,8 +461,8 @@ def _census_attrs(place: Place, alpha: float, alpha_z: float, totals: pd.Series)
         "unavailable": {
             **unavailable_changes(place),
             "census_vs_england": "the packs carry no England-wide Census 2011 table, so the "
-            "2011 -> 2021 change cannot be set against England's; status_vs_place compares "
-            f"with {place.name}'s own change instead",
+            "2011 -> 2021 change cannot be set against England's; the 'against "
+            f"{place.name}' column compares with {place.name}'s own change instead",
         },
     }
 

@@ -462,7 +462,7 @@ def aggregate(place: Place, ids: list[str], level: str) -> pd.DataFrame:
         how = meta["aggregation"]
         if level == "lsoa":
             out[i] = v
-            notes[i] = "LSOA value"
+            notes[i] = "each neighbourhood's own value (LSOA 2021), not aggregated"
             continue
         if how == "sum":
             out[i] = v.groupby(key).sum(min_count=1)

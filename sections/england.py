@@ -226,7 +226,10 @@ def _national(folder: str) -> None:
         )
     with side:
         legend(Legend(label(ind), lg.method, [*lg.entries, ("no data", (200, 200, 200))]))
-        st.caption("Thin lines: councils; thick lines: ICBs (2022). No map tiles: offline.")
+        st.caption(
+            "Thin lines: councils; thick lines: Integrated Care Boards (2022). Drawn from the "
+            "published boundaries, no online base map."
+        )
         lad = o.names("lad")
         st.selectbox(
             "Open a council's pack",

@@ -22,7 +22,8 @@ def render() -> None:
     choices = c.choices
     st.write(
         "Areas inside a locality, with several indicators side by side. Click a column "
-        "heading to sort; the download carries every locality column and a `suppressed` flag."
+        "heading to sort; the download carries every locality column and a column saying "
+        "which values are suppressed (hidden because the count is small)."
     )
     a, b, d = st.columns([1, 1, 2])
     level = a.selectbox(

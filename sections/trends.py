@@ -27,6 +27,12 @@ from sections._common import (
 
 NAME = "Trends"
 IOD, CENSUS = "IoD 2019 → 2025", "Census 2011 → 2021"
+#: What a missing source is, in words (placekit.change's ``unavailable`` keys).
+UNAVAILABLE_WORDS = {
+    "iod_scores": "IoD 2019 scores",
+    "census_population": "Census 2011 population",
+    "census_vs_england": "Census change against England",
+}
 DOMAIN_WORDS = ch.DOMAIN_WORDS
 #: Census measures: (change column, status column, words, unit, higher change is worse).
 CENSUS_MEASURES = {
@@ -227,7 +233,8 @@ def _iod(c: Any, map_level: str, table_level: str) -> None:
     if unav:
         with st.expander("Not available"):
             for k, why in unav.items():
-                st.markdown(md_escape(f"- {k.replace('_', ' ')}: {why}"))
+                what = UNAVAILABLE_WORDS.get(k) or DOMAIN_WORDS.get(k) or k.replace("_", " ")
+                st.markdown(md_escape(f"- {what}: {why}"))
 
 
 def _census(c: Any, map_level: str, table_level: str) -> None:
