@@ -194,11 +194,9 @@ def _national(folder: str) -> None:
 
     def label(i: str) -> str:
         m = o.meta(i)
-        return (
-            m["label"]
-            if not m["unit"] or m["unit"] in m["label"]
-            else f"{m['label']} ({m['unit']})"
-        )
+        # a label that already says its unit, in words or in brackets, is not given it twice
+        said = not m["unit"] or m["unit"] in m["label"] or m["label"].endswith(")")
+        return m["label"] if said else f"{m['label']} ({m['unit']})"
 
     a, b, cc, d = st.columns([3, 2, 1, 2])
     if ss.get("eng_ind") not in ids:

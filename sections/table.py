@@ -84,25 +84,30 @@ def render() -> None:
         show_error(err)
         return
     t = res.table
+
+    def unit(i: str) -> str:  # " minutes", but not "IMD 2025 score 27.5 score"
+        u = str(res.units[i])
+        return "" if not u or u in str(res.labels[i]) else f" {u}"
+
     where = f" in {place.localities[in_level].loc[codes[0], 'area_name']}" if codes else ""
     st.caption(
         md_escape(
             f"{len(t)} {place.level_label(level, count=False)} areas{where}, worst first by "
             f"{res.labels[sort_by]}. {place.name} values: "
-            + "; ".join(f"{res.labels[i]} {res.city[i]:,.2f} {res.units[i]}" for i in inds)
+            + "; ".join(f"{res.labels[i]} {res.city[i]:,.2f}{unit(i)}" for i in inds)
         )
     )
     if len(t):
         top = t.iloc[0]
         rest = "; ".join(
-            f"{res.labels[i]} {top[i]:,.1f} {res.units[i]}"
+            f"{res.labels[i]} {top[i]:,.1f}{unit(i)}"
             for i in inds
             if i != sort_by and pd.notna(top[i])
         )
         st.markdown(
             md_escape(
                 f"Worst by {res.labels[sort_by]}: {top['area_name']} "
-                f"({top[sort_by]:,.1f} {res.units[sort_by]})" + (f"; {rest}." if rest else ".")
+                f"({top[sort_by]:,.1f}{unit(sort_by)})" + (f"; {rest}." if rest else ".")
             ),
             help="The first row of the table below.",
         )

@@ -1,4 +1,5 @@
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -359,6 +360,10 @@ def test_table_section_filters_sorts_and_exports(at):
     assert shown["lac_name"]["label"] == "Local Area Committee / ASC locality"
     assert shown["ward_name"]["label"] == "Ward"
     assert shown["_index"]["label"] == "LSOA 2021 code"
+    # units said once: "IMD 2025 score 27.55", not "27.55 score"; minutes spelt out
+    said = " ".join(c_.value.replace("\\", "") for c_ in at.caption)  # markdown unescaped
+    assert re.search(r"IMD 2025 score \d+\.\d\d;", said) and " score;" not in said
+    assert re.search(r"Walk time to nearest GP practice \d+\.\d\d minutes", said)
     dl = next(b for b in at.get("download_button") if b.label == "Download this table (CSV)")
     assert dl is not None
 
