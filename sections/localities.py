@@ -12,7 +12,7 @@ from placekit import workflows as wf
 from placekit.profile import locality_profile
 from placekit.text import md_escape
 from sections._common import bind, ctx, head, labels, map_with_legend, static_base, typology
-from sections.trends import DOMAIN_WORDS, IOD, iod_table, unavailable
+from sections.trends import DOMAIN_WORDS, IOD, iod_table, trend_chart, unavailable
 
 NAME = "Localities"
 
@@ -128,7 +128,7 @@ def _trend(pack: str, level: str, code: str, name: str) -> None:
         {DOMAIN_WORDS.get(d, d): [row[f"{d}_pct_2019"], row[f"{d}_pct_2025"]] for d in domains},
         index=["2019", "2025"],
     )
-    st.line_chart(chart, height=220)
+    st.altair_chart(trend_chart(chart, "national percentile (0 = most deprived)"), width="stretch")
     verdict = pd.DataFrame(
         {
             "change (points)": [round(float(row[f"{d}_change_pct"]), 1) for d in domains],

@@ -60,6 +60,31 @@ CENSUS_MEASURES = {
 }
 
 
+def trend_chart(wide: pd.DataFrame, y_title: str) -> Any:
+    """
+    Lines from the first year to the second, one per column of ``wide`` (index: the years),
+    with the measure named on the y axis and every line in a legend below, names whole.
+    """
+    import altair as alt
+
+    long = wide.rename_axis("year").reset_index().melt("year", var_name="line", value_name="v")
+    return (
+        alt.Chart(long)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("year:O", title=None, axis=alt.Axis(labelAngle=0)),
+            y=alt.Y("v:Q", title=y_title, scale=alt.Scale(zero=False)),
+            color=alt.Color(
+                "line:N",
+                title=None,
+                legend=alt.Legend(orient="bottom", columns=2, labelLimit=320),
+            ),
+            tooltip=["line:N", "year:O", alt.Tooltip("v:Q", title=y_title, format=".1f")],
+        )
+        .properties(height=360)
+    )
+
+
 # ----------------------------------------------------------------------------- cached calls
 @st.cache_data(show_spinner="IoD 2019 → 2025…")
 def iod_table(pack: str, level: str) -> pd.DataFrame:
@@ -205,7 +230,7 @@ def _iod(c: Any, map_level: str, table_level: str) -> None:
         f"**By {md_escape(place.level_label(table_level, count=False))}**: "
         + md_escape(f"{status_counts(loc[f'{d}_status'])} against England.")
     )
-    st.dataframe(shown, key="tr_table")
+    st.dataframe(shown, key="tr_table", hide_index=True)
     st.caption(md_escape(f"Localities: {loc.attrs.get('aggregation', '')}."))
     pick = st.selectbox(
         "Trend for",
@@ -228,7 +253,7 @@ def _iod(c: Any, map_level: str, table_level: str) -> None:
             "50 = England's middle; up = less deprived relative to England)"
         )
     )
-    st.line_chart(chart)
+    st.altair_chart(trend_chart(chart, "national percentile (0 = most deprived)"), width="stretch")
     unav = t.attrs.get("unavailable", {})
     if unav:
         with st.expander("Not available"):
@@ -263,7 +288,7 @@ def _census(c: Any, map_level: str, table_level: str) -> None:
                 "residents 2011": loc["population_2011"].round(0),
                 "residents 2021": loc["population_2021"].round(0),
                 "change (%)": loc["population_change_pct"].round(1),
-                "change": loc["population_status"],
+                "direction": loc["population_status"],
             }
         )
     else:
@@ -273,7 +298,7 @@ def _census(c: Any, map_level: str, table_level: str) -> None:
                 "% 2011": loc[f"{m}_pct_2011"].round(1),
                 "% 2021": loc[f"{m}_pct_2021"].round(1),
                 "change (points)": loc[f"{m}_change_pts"].round(1),
-                "change": loc[status],
+                "direction": loc[status],
                 f"against {place.name}": loc[f"{m}_status_vs_place"],
                 "LSOAs improved (1+ dimensions)": loc["n_lsoa_improved"],
                 "LSOAs worsened (1+ dimensions)": loc["n_lsoa_worsened"],
@@ -283,7 +308,7 @@ def _census(c: Any, map_level: str, table_level: str) -> None:
         f"**By {md_escape(place.level_label(table_level, count=False))}**: "
         + md_escape(f"{status_counts(loc[status])}.")
     )
-    st.dataframe(shown, key="tr_table")
+    st.dataframe(shown, key="tr_table", hide_index=True)
     vs = lsoa.attrs.get("unavailable", {}).get("census_vs_england")
     if vs:
         st.info(md_escape(f"Against England: unavailable: {vs}."))
@@ -311,7 +336,7 @@ def _census(c: Any, map_level: str, table_level: str) -> None:
         )
         what = f"% of {words.lower()}"
     st.markdown(md_escape(f"{row['area_name']}: {what}, Census 2011 and 2021"))
-    st.line_chart(chart)
+    st.altair_chart(trend_chart(chart, what), width="stretch")
 
 
 def render() -> None:

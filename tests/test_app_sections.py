@@ -168,6 +168,11 @@ def test_trends_map_table_and_census(at, place):
     assert set(table["against England"]) <= {"improved", "worsened", "no significant change"}
     assert table["change (points)"].tolist() == want["imd_change_pct"].round(1).tolist()
     assert at.get("vega_lite_chart"), "no trend chart"
+    trend = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    assert trend["encoding"]["y"]["title"] == "national percentile (0 = most deprived)"
+    assert trend["encoding"]["color"]["legend"]["orient"] == "bottom"  # names whole, below
+    # the served file says each value in words, with its unit, for the map's tooltip
+    assert feats[0]["properties"]["imd_change_pct__text"].endswith(" percentile points")
     at.radio(key="tr_source").set_value("Census 2011 → 2021").run()
     assert not at.exception
     table = _frame(at, "% 2011")
