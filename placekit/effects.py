@@ -270,6 +270,11 @@ def _change_unit(unit: str) -> str:
     return u
 
 
+def _areas(n: int) -> str:
+    """'1 area', '13 areas'."""
+    return f"{n:,} area" if n == 1 else f"{n:,} areas"
+
+
 def _sentence(
     *,
     estimate: float,
@@ -303,7 +308,8 @@ def _sentence(
         bits = []
         if math.isfinite(lower):
             zero = " includes zero" if lower <= 0 <= upper else ""
-            bits.append(f"{pct} interval {interval}{zero}")
+            per = f" {demand_unit} per {access_unit}" if demand_unit and access_unit else ""
+            bits.append(f"{pct} interval {interval}{per}{zero}")
         bits += [r for r in reason.split("; ") if r and "includes zero" not in r]
         return (
             f"No detectable effect of {access_label} on {demand_label} "
@@ -1352,14 +1358,14 @@ def predicted_change(
             else ""
         )
         message = (
-            f"{effect.sentence} For the change in access of {n_ch} area(s): about "
+            f"{effect.sentence} For the change in access of {_areas(n_ch)}: about "
             f"{_fmt(abs(total), dd)} {way} {unit}{stated}."
         )
     else:
         if math.isfinite(lo):
             dd = _decimals(lo, hi)
             tail = (
-                f" Applied to the change in access of {n_ch} area(s), the interval would be "
+                f" Applied to the change in access of {_areas(n_ch)}, the interval would be "
                 f"{_fmt(lo, dd)} to {_fmt(hi, dd)} {unit}; no point prediction is shown."
             )
         else:

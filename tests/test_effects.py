@@ -419,3 +419,25 @@ def test_predicted_change_counts_a_rate_per_1000_and_averages_a_score():
     # population-weighted mean over the areas whose access changed: (-1 x 4000 - 0.5 x 2000) / 6000
     assert pc.attrs["summary"]["demand_change_mean_changed"] == pytest.approx(-5000 / 6000)
     assert "mean over the areas whose access changed" in pc.attrs["message"]
+
+
+def test_no_effect_sentence_gives_the_interval_its_units():
+    from placekit.effects import _areas, _sentence
+
+    said = _sentence(
+        estimate=0.01,
+        lower=-0.0669,
+        upper=0.0062,
+        allowed=False,
+        reason="interval includes zero",
+        demand_label="bad health",
+        access_label="walk time to a GP",
+        demand_unit="% of residents",
+        access_unit="minute",
+        level=0.95,
+    )
+    assert said == (
+        "No detectable effect of walk time to a GP on bad health (95 % interval -0.0669 to "
+        "0.0062 % of residents per minute includes zero)."
+    )
+    assert (_areas(1), _areas(13), _areas(1200)) == ("1 area", "13 areas", "1,200 areas")
