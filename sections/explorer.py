@@ -37,7 +37,7 @@ def render() -> None:
     cat = place.catalogue
     choices = c.choices
     with head():  # the controls, above the page's map
-        c1, c2, c3 = st.columns([2, 2, 1])
+        c1, c2, c3 = st.columns([3, 3, 2])
         level = c1.selectbox(
             "Areas",
             place.all_levels,
@@ -53,7 +53,7 @@ def render() -> None:
         scheme = c3.radio(
             "Class breaks", list(SCHEME_WORDS), key="scheme", format_func=SCHEME_WORDS.__getitem__
         )
-        s1, s2, s3 = st.columns([2, 2, 1])
+        s1, s2, s3 = st.columns([3, 3, 2])
         query = s1.text_input(
             "Find a postcode or an area", key="search", placeholder="e.g. S1 2HE, or a ward's name"
         )

@@ -90,6 +90,12 @@ def describe(item: dict[str, Any], place: Any) -> str:
         words += f", {float(item['area_m2']):,.0f} m²"
     return words
 EXTENT_WORDS = {"change": "where it changed", "whole": "whole place"}
+WHERE_WORDS = {
+    "neighbourhood": "a neighbourhood",
+    "postcode": "a postcode",
+    "lon/lat": "longitude and latitude",
+    "click on map": "a click on the map",
+}
 
 
 def added_sites(engine: ScenarioEngine, scenario: dict[str, Any]) -> gpd.GeoSeries:
@@ -139,8 +145,8 @@ def render() -> None:
     top = head()  # above the page's map: what the map shows
     top.write(
         "Build a scenario from one or more interventions (below the map), apply it, and see "
-        "on the map what changes on the walk network. Locations: a postcode, lon/lat, a "
-        "neighbourhood from the list, or a neighbourhood clicked on the small map."
+        "on the map what changes on the walk network. Locations: a postcode, longitude and "
+        "latitude, a neighbourhood from the list, or a neighbourhood clicked on the small map."
     )
     show_at, extent_at = top.columns(2)
     # the builder, then what changed, each the page's width (the map is above them both)
@@ -164,6 +170,7 @@ def render() -> None:
             ["neighbourhood", "postcode", "lon/lat", "click on map"],
             horizontal=True,
             key="scn_where",
+            format_func=WHERE_WORDS.get,
         )
         loc: dict = {}
         if where == "click on map":

@@ -158,7 +158,7 @@ def test_map_keeps_view_when_widgets_change(page):
 def test_scenario_location_by_clicking_the_map(page):
     page.get_by_text("Scenarios", exact=True).click()
     _wait_idle(page)
-    page.get_by_text("click on map", exact=True).click()
+    page.get_by_text("a click on the map", exact=True).click()
     _wait_idle(page)
     page.wait_for_timeout(5000)  # let deck.gl finish loading before it can pick
     # the small map to pick on is the second map (the page's map, above, shows the change)
@@ -171,7 +171,7 @@ def test_scenario_location_by_clicking_the_map(page):
     page.mouse.click(x, y)
     page.get_by_text("Picked Sheffield").wait_for(timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "scenario_pick.png"))
-    page.get_by_text("neighbourhood", exact=True).click()  # leave map picking for the next test
+    page.get_by_text("a neighbourhood", exact=True).click()  # leave map picking for the next test
     _wait_idle(page)
 
 
