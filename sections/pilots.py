@@ -98,8 +98,9 @@ def take_pilot(data: bytes, name: str) -> None:
         "pil_demand": doc["demand"],
         "pil_comparisons": list(doc["comparisons"]),
     }
+    n = len(doc["areas"])
     ss["pil_loaded_msg"] = (
-        f"Loaded pilot {doc['name']!r}: {len(doc['areas'])} area(s), from {doc['start']}"
+        f"Loaded pilot {doc['name']!r}: {n} area{'' if n == 1 else 's'}, from {doc['start']}"
         + (f" to {doc['end']}" if doc["end"] else ", still running")
         + f", demand {doc['demand']!r}"
         + (f", {len(doc['comparisons'])} comparison(s) of its own" if doc["comparisons"] else "")
