@@ -318,11 +318,24 @@ class Ctx:
         return wf.indicator_choices(self.place)
 
     def label(self, i: str) -> str:
-        """An indicator's label and unit (never its id)."""
+        """An indicator's label and unit; one the catalogue lacks, its id spelt out."""
+        if i not in self.place.catalogue:
+            return i.replace("_", " ")
         meta = self.place.catalogue.row(i)
         unit = str(meta["unit"])
         lab = str(meta["label"])
         return lab if not unit or unit in lab else f"{lab} ({unit})"
+
+    def demand_box(self, key: str) -> str:
+        """The demand indicator a model is fitted to (uploads excluded), chosen by name."""
+        return str(
+            st.selectbox(
+                "Demand indicator",
+                [i for i in self.choices.demand if not i.startswith("user_")],
+                format_func=self.label,
+                key=key,
+            )
+        )
 
     def view(self, width_px: int = 900, height_px: int = 560) -> Any:
         return place_view(self.pack, width_px, height_px)

@@ -46,12 +46,7 @@ def render() -> None:
     c = ctx()
     place = c.place
     with head():  # what comes before the page's map
-        demand = st.selectbox(
-            "Demand indicator",
-            [i for i in c.choices.demand if not i.startswith("user_")],
-            format_func=c.label,
-            key="drv_demand",
-        )
+        demand = c.demand_box("drv_demand")
         if not (
             st.button("Explain demand", key="drv_run") or st.session_state.get("drv_done") == demand
         ):

@@ -8,7 +8,6 @@ resolution, classed over every LSOA of the batch (:func:`placekit.combined.counc
 from __future__ import annotations
 
 import os
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -150,11 +149,6 @@ def _on_choose() -> None:
         open_council(str(code))
 
 
-def _batch_label(c: Any, i: str) -> str:
-    """A batch indicator in words: the catalogue's label and unit, or its id spelt out."""
-    return c.label(i) if i in c.place.catalogue else i.replace("_", " ")
-
-
 # ----------------------------------------------------------------------------- drawing
 def _outlines(files: dict[str, str], level: str) -> list[pdk.Layer]:
     out = []
@@ -283,7 +277,7 @@ def _batch(folder: str | None) -> None:
                 "imd2025_score" if "imd2025_score" in ids else ids[0]
             )
         ind = b.selectbox(
-            "Indicator", ids, key="eng_batch_ind", format_func=partial(_batch_label, ctx())
+            "Indicator", ids, key="eng_batch_ind", format_func=ctx().label
         )
         summary = cb.summarise_combined(table, level=blevel, indicators=[ind])
     except PlacekitError as err:

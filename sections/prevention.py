@@ -34,12 +34,7 @@ def render() -> None:
     place = c.place
     loc = c.loc
     with head():  # what comes before the page's map
-        p_demand = st.selectbox(
-            "Demand indicator",
-            [i for i in c.choices.demand if not i.startswith("user_")],
-            format_func=c.label,
-            key="prev_demand",
-        )
+        p_demand = c.demand_box("prev_demand")
         with st.expander("Tier rules (city percentiles) and priority weights"):
             cols = st.columns(4)
             rules = {

@@ -131,8 +131,8 @@ def _write_change(pack: str, source: str, level: str) -> str:
     )
     worse = {c: c.endswith("_change_pts") for c in cols}  # deprived share up: worse
     # deprived shares move in percentage points, IoD ranks in percentile points
-    iod_unit = "percentile points" if source == IOD else "% change"
-    units = {c: "percentage points" if c.endswith("_change_pts") else iod_unit for c in cols}
+    other = "percentile points" if source == IOD else "% change"
+    units = {c: "percentage points" if c.endswith("_change_pts") else other for c in cols}
     return pl.write_static_areas(
         gdf,
         STATIC_DIR,

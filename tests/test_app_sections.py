@@ -254,3 +254,12 @@ def test_england_pick_switches_pack(at):
     assert at.session_state["section"] == "Map explorer"
     assert at.session_state["place_pack"] == str(folder)
     assert "E08000018" in at.session_state["place"].la_codes
+
+
+def test_labels_never_show_an_id(place):
+    from sections._common import Ctx
+
+    c = Ctx(pack=str(place.data_dir), place=place)
+    assert c.label("bad_health_pct") == "Bad or very bad general health (% of residents)"
+    assert c.label("imd2025_score") == "IMD 2025 score"  # its unit, "score", said once
+    assert c.label("made_up_count_pct") == "made up count pct"  # not in the catalogue
